@@ -1,0 +1,14 @@
+/**
+ * berth's library entry: the use cases (api/), their option and result types, and BerthError.
+ */
+export { BerthError, isBerthError } from './errors/index.js';
+export type { Warning, WarningSink, Finding, Severity } from './errors/index.js';
+export { importImage } from './api/import.js';
+export type { ImportOptions, ImportResult } from './api/import.js';
+export { loadArchive } from './api/load.js';
+export type { LoadOptions, LoadResult } from './api/load.js';
+export { saveImages } from './api/save.js';
+export type { SaveOptions, ArchiveFormat } from './api/save.js';
+export { unpackImage } from './api/unpack.js';
+export type { UnpackOptions, UnpackResult } from './api/unpack.js';
+export { listImages, inspectImage, tagImage, removeImages, collectGarbage } from './api/images.js';
