@@ -46,13 +46,16 @@ export interface TarHeader {
   devmajor: number;
   devminor: number;
   /**
-   * Extended attributes, name -> raw value bytes, from `SCHILY.xattr.*` (GNU tar, raw bytes) and
-   * `LIBARCHIVE.xattr.*` (bsdtar, base64). Insertion order is kept; the encoder writes them sorted.
+   * Extended attributes, name (a byte string) -> raw value bytes, from `SCHILY.xattr.*` (GNU tar,
+   * raw bytes) and `LIBARCHIVE.xattr.*` (bsdtar, base64). Insertion order is kept; the encoder
+   * writes them sorted.
    */
   xattrs: Map<string, Buffer>;
   /**
-   * PAX records the codec does not interpret (e.g. `SCHILY.acl.access`, `GNU.sparse.*`), kept
-   * verbatim as key -> raw value bytes so re-encoding loses nothing. atime/ctime are not kept.
+   * PAX records the codec does not interpret (e.g. `SCHILY.acl.access`, `comment`), kept
+   * verbatim as key (a byte string) -> raw value bytes so re-encoding loses nothing. atime/ctime
+   * are not kept; `GNU.sparse.*` records make the decoder refuse the entry (E_TAR_UNSUPPORTED).
+   * Absent when there are none.
    */
   paxExtra?: Map<string, Buffer>;
 }
@@ -63,7 +66,8 @@ export interface TarEntry {
   /**
    * The entry's data, streamed (the decoder never buffers a whole entry). It may be iterated at
    * most once, and only before the decoder is asked for the next entry; whatever the consumer
-   * leaves unread is skipped when it asks for the next entry.
+   * leaves unread is skipped when it asks for the next entry. The chunks are views of the input
+   * chunks (no copy): they stay valid unless the producer reuses its buffers.
    */
   body: AsyncIterable<Buffer>;
 }
