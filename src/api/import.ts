@@ -14,6 +14,7 @@ import { parseReference } from '../oci/index.js';
 import { checkOptions, requireString, type StoreOptions } from './options.js';
 import { openStore } from './store.js';
 import { writeLayer } from './layers.js';
+import { withContext } from './context.js';
 import { commitImage, hostPlatform } from './image.js';
 
 export interface ImportOptions extends StoreOptions {
@@ -63,7 +64,7 @@ export async function importImage(options: ImportOptions): Promise<ImportResult>
   }
 
   const store = await openStore(o);
-  const layer = await writeLayer(store, entries);
+  const layer = await withContext(`import ${sourceName}`, () => writeLayer(store, entries));
   const created = new Date().toISOString();
   const { manifestDigest, configDigest } = await commitImage(store, {
     reference: ref,

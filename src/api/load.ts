@@ -17,6 +17,7 @@ import { MEDIA_TYPES, parseReference, type Descriptor, type ImageConfig, type Ma
 import type { Store } from '../store/index.js';
 import { checkOptions, type StoreOptions } from './options.js';
 import { openStore } from './store.js';
+import { withContext } from './context.js';
 import { commitImage, hostPlatform } from './image.js';
 import type { WrittenLayer } from './layers.js';
 
@@ -40,7 +41,7 @@ interface LegacyManifestItem {
 }
 
 function loadError(what: string, reason: string, hint?: string): BerthError {
-  return new BerthError('E_LOAD_INVALID', `load ${what}: ${reason}`, {
+  return new BerthError('E_LOAD_INVALID', `${what}: ${reason}`, {
     hint: hint ?? 'the archive is not a docker-archive or oci-archive berth can read; check it with `tar -tvf FILE`',
   });
 }
@@ -125,6 +126,11 @@ async function resolveToManifest(store: Store, desc: Descriptor, depth = 0): Pro
 
 export async function loadArchive(options: LoadOptions): Promise<LoadResult> {
   const o = checkOptions('load', options, KEYS);
+  const inputName = typeof o.input === 'string' ? o.input : '-';
+  return withContext(`load ${inputName}`, () => loadChecked(o));
+}
+
+async function loadChecked(o: LoadOptions): Promise<LoadResult> {
   const onWarning: WarningSink = o.onWarning ?? ignoreWarnings;
   if (o.input === undefined) throw new BerthError('E_OPTION_INVALID', 'load(): option "input" is required');
   const inputName = typeof o.input === 'string' ? o.input : '-';
@@ -137,7 +143,7 @@ export async function loadArchive(options: LoadOptions): Promise<LoadResult> {
   if (typeof o.input === 'string' && o.input !== '-') {
     const { stat } = await import('node:fs/promises');
     await stat(o.input).catch((e: NodeJS.ErrnoException) => {
-      throw new BerthError('E_LOAD_INPUT', `load ${o.input}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { hint: 'give the archive written by `docker save`, `podman save` or `berth save`' });
+      throw new BerthError('E_LOAD_INPUT', `${e.code === 'ENOENT' ? 'no such file' : e.message}`, { hint: 'give the archive written by `docker save`, `podman save` or `berth save`' });
     });
   }
   const store = await openStore(o);
@@ -160,10 +166,11 @@ export async function loadArchive(options: LoadOptions): Promise<LoadResult> {
       blobs.set(name, stored);
     } else if (name === 'index.json' || name === 'oci-layout' || name === 'manifest.json' || name === 'repositories') {
       meta.set(name, await collect(e.body, MAX_META, name));
-    } else if (/^[^/]+\.json$/.test(name) || /^[^/]+\/layer\.tar$/.test(name)) {
-      blobs.set(name, await store.putBlob(e.body));
     } else if (!/^[^/]+\/(json|VERSION)$/.test(name) && name !== '') {
-      onWarning({ code: 'W_LOAD_UNKNOWN_MEMBER', message: `load ${inputName}: ignored archive member ${name}`, path: name });
+      // Config and layer files of the legacy layout: `<id>.json`, `<id>/layer.tar` (docker save),
+      // `<digest>.tar` (skopeo). Which ones an image uses is known only from manifest.json, which
+      // may come last; members no image refers to are left to `berth gc`.
+      blobs.set(name, await store.putBlob(e.body));
     }
   }
   const blobFor = (name: string): { digest: string; size: number } => {
@@ -227,7 +234,7 @@ async function assemble(store: Store, manifest: Manifest, existing: Descriptor |
   for (let i = 0; i < manifest.layers.length; i++) {
     const l = await indexStoredLayer(store, manifest.layers[i], onWarning);
     if (l.diffId !== diffIds[i]) {
-      throw new BerthError('E_LOAD_DIFFID_MISMATCH', `load layer ${manifest.layers[i].digest}: uncompressed content is ${l.diffId} but the config says ${diffIds[i]}`, {
+      throw new BerthError('E_LOAD_DIFFID_MISMATCH', `layer ${manifest.layers[i].digest}: uncompressed content is ${l.diffId} but the config says ${diffIds[i]}`, {
         hint: 'the archive is corrupt or was modified; export it again',
       });
     }

@@ -18,6 +18,7 @@ import { MEDIA_TYPES, familiarName, type Descriptor, type Manifest } from '../oc
 import type { Store } from '../store/index.js';
 import { checkOptions, type StoreOptions } from './options.js';
 import { openStore } from './store.js';
+import { withContext } from './context.js';
 
 export type ArchiveFormat = 'docker-archive' | 'oci-archive';
 
@@ -143,18 +144,20 @@ export async function saveImages(options: SaveOptions): Promise<{ format: Archiv
   }
 
   const stream = Readable.from(encodeTar(all()));
-  if (typeof o.output === 'string') {
-    // Written beside the target and renamed, so a failed save never leaves a truncated archive.
-    const tmp = `${o.output}.berth-tmp-${process.pid}`;
-    try {
-      await pipeline(stream, createWriteStream(tmp));
-      await rename(tmp, o.output);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
+  return withContext(`save ${o.images.join(' ')}`, async () => {
+    if (typeof o.output === 'string') {
+      // Written beside the target and renamed, so a failed save never leaves a truncated archive.
+      const tmp = `${o.output}.berth-tmp-${process.pid}`;
+      try {
+        await pipeline(stream, createWriteStream(tmp));
+        await rename(tmp, o.output);
+      } catch (e) {
+        await rm(tmp, { force: true });
+        throw e;
+      }
+    } else {
+      await pipeline(stream, o.output);
     }
-  } else {
-    await pipeline(stream, o.output);
-  }
-  return { format, images: o.images };
+    return { format, images: o.images };
+  });
 }

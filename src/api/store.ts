@@ -41,7 +41,7 @@ export async function loadImageFacts(store: Store, ref: string): Promise<ImageFa
     layers.push({ digest: img.manifest.layers[i].digest, diffId: diffIds[i], index });
   }
   return {
-    reference: img.reference,
+    reference: img.reference?.toString(),
     id: img.configDescriptor.digest,
     digest: img.manifestDescriptor.digest,
     config: img.config,

@@ -10,6 +10,7 @@ import { readHostFacts } from '../host/index.js';
 import { checkOptions, requireString, type StoreOptions } from './options.js';
 import { openStore } from './store.js';
 import { readLayer } from './layers.js';
+import { withContext } from './context.js';
 
 export interface UnpackOptions extends StoreOptions {
   image: string;
@@ -50,11 +51,9 @@ export async function unpackImage(options: UnpackOptions): Promise<UnpackResult>
   const privilege = await hostPrivilege();
   const layers: UnpackResult['layers'] = [];
   for (const layer of img.manifest.layers) {
-    const stats = await applyLayer(target, readLayer(store, layer.digest, { onWarning }), {
-      onWarning,
-      privilege,
-      layerName: layer.digest,
-    });
+    const stats = await withContext(`unpack ${image} layer ${layer.digest}`, () =>
+      applyLayer(target, readLayer(store, layer.digest, { onWarning }), { onWarning, privilege, layerName: layer.digest }),
+    );
     layers.push({ digest: layer.digest, stats });
   }
   return { target, layers };
