@@ -2,14 +2,12 @@
  * api/image: committing an image (config + manifest) to the store with its per-layer metadata.
  */
 import type { Store } from '../store/index.js';
-import { MEDIA_TYPES, type ImageConfig, type Manifest, type Reference } from '../oci/index.js';
+import { MEDIA_TYPES, linuxPlatform, type ImageConfig, type Manifest, type Reference } from '../oci/index.js';
 import type { WrittenLayer } from './layers.js';
-
-const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
 /** The host platform in OCI terms (GOARCH names). */
 export function hostPlatform(): { architecture: string; os: string } {
-  return { architecture: GOARCH[process.arch] ?? process.arch, os: 'linux' };
+  return linuxPlatform(process.arch);
 }
 
 export interface CommitInput {

@@ -51,6 +51,7 @@ import {
 import { displayEntryPath } from './paths.js';
 import type { BytePath, EntryType, TarHeader } from './tar/types.js';
 import { filterXattrs, type XattrDropReason } from './xattrs.js';
+import { Tally } from './tally.js';
 
 export interface PackOptions {
   /** Receives one warning per class (W_PACK_*), after the last entry. */
@@ -80,22 +81,6 @@ function optionError(message: string): BerthError {
   return new BerthError('E_PACK_OPTIONS', `pack directory: ${message}`, { hint: 'pass { onWarning, unmapOwner?, sort? }' });
 }
 
-class Tally {
-  count = 0;
-  example: string | undefined;
-  readonly names = new Map<string, number>();
-  add(path: string, name?: string): void {
-    this.count++;
-    this.example ??= path;
-    if (name !== undefined) this.names.set(name, (this.names.get(name) ?? 0) + 1);
-  }
-  nameList(): string {
-    return [...this.names.entries()]
-      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-      .map(([n, c]) => `${n} (${c})`)
-      .join(', ');
-  }
-}
 
 interface Frame {
   fd: number;
@@ -343,18 +328,17 @@ export async function* packDirectory(dir: string, opts: PackOptions): AsyncGener
 
   const warn = (code: string, message: string, t: Tally) =>
     opts.onWarning({ code, message: `pack ${dir}: ${message}`, path: t.example, details: { count: t.count, names: Object.fromEntries(t.names) } });
-  const n = (t: Tally, one: string, many: string) => `${t.count} ${t.count === 1 ? one : many}, e.g. ${t.example}`;
-  if (tallies.sockets.count > 0) warn('W_PACK_SOCKET', `sockets skipped: a layer cannot carry them (${n(tallies.sockets, 'socket', 'sockets')})`, tallies.sockets);
+  if (tallies.sockets.count > 0) warn('W_PACK_SOCKET', `sockets skipped: a layer cannot carry them (${tallies.sockets.summary('socket', 'sockets')})`, tallies.sockets);
   if (tallies.filtered.count > 0) warn('W_PACK_XATTR_FILTERED', `extended attributes not exported by policy: ${tallies.filtered.nameList()}; e.g. ${tallies.filtered.example}`, tallies.filtered);
   if (tallies.type.count > 0) warn('W_PACK_XATTR', `extended attributes Linux does not allow on this file type not exported: ${tallies.type.nameList()}; e.g. ${tallies.type.example}`, tallies.type);
   if (tallies.foreignCaps.count > 0) {
-    warn('W_PACK_FILECAPS_FOREIGN', `file capabilities of another user namespace not exported (${n(tallies.foreignCaps, 'file', 'files')})`, tallies.foreignCaps);
+    warn('W_PACK_FILECAPS_FOREIGN', `file capabilities of another user namespace not exported (${tallies.foreignCaps.summary('file', 'files')})`, tallies.foreignCaps);
   }
-  if (tallies.invalidCaps.count > 0) warn('W_PACK_FILECAPS_INVALID', `malformed file capabilities not exported (${n(tallies.invalidCaps, 'file', 'files')})`, tallies.invalidCaps);
+  if (tallies.invalidCaps.count > 0) warn('W_PACK_FILECAPS_INVALID', `malformed file capabilities not exported (${tallies.invalidCaps.summary('file', 'files')})`, tallies.invalidCaps);
   if (tallies.unreadableXattrs.count > 0) {
     warn('W_PACK_XATTR_UNREADABLE', `extended attributes listed but not readable, not exported: ${tallies.unreadableXattrs.nameList()}`, tallies.unreadableXattrs);
   }
-  if (tallies.changed.count > 0) warn('W_PACK_CHANGED', `files changed while being packed (${n(tallies.changed, 'file', 'files')})`, tallies.changed);
+  if (tallies.changed.count > 0) warn('W_PACK_CHANGED', `files changed while being packed (${tallies.changed.summary('file', 'files')})`, tallies.changed);
 }
 
 /** Streams exactly st.size bytes of an open file in 1 MiB chunks, then closes it. */

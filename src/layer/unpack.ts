@@ -77,6 +77,7 @@ import {
 import { AUFS_META_PREFIX, OPAQUE_WHITEOUT, classifyWhiteout, displayEntryPath, normaliseEntryPath, pathKey } from './paths.js';
 import type { BytePath, TarHeader } from './tar/types.js';
 import { filterXattrs, isManagedXattr, type Privilege, type XattrDropReason, type XattrPolicy } from './xattrs.js';
+import { Tally } from './tally.js';
 
 export type { Privilege } from './xattrs.js';
 
@@ -178,27 +179,6 @@ function normaliseOptions(opts: ApplyOptions): Normalised {
   };
 }
 
-/** A class of loss: how many entries, and the first one as an example. */
-class Tally {
-  count = 0;
-  example: string | undefined;
-  readonly names = new Map<string, number>();
-  add(path: string, name?: string): void {
-    this.count++;
-    this.example ??= path;
-    if (name !== undefined) this.names.set(name, (this.names.get(name) ?? 0) + 1);
-  }
-  /** "N files, e.g. /usr/bin/ping" */
-  summary(noun: string, plural = `${noun}s`): string {
-    return `${this.count} ${this.count === 1 ? noun : plural}, e.g. ${this.example}`;
-  }
-  nameList(): string {
-    return [...this.names.entries()]
-      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-      .map(([n, c]) => `${n} (${c})`)
-      .join(', ');
-  }
-}
 
 /** A directory whose mode (deferred) and times are set in the final pass. */
 interface DirRecord {

@@ -39,6 +39,7 @@ export {
   type DigestTap,
 } from './digest.js';
 export { Reference, parseReference, isNormalizedReference, familiarName, familiarRepository, type ParseReferenceOptions } from './reference.js';
+export { linuxPlatform } from './platform.js';
 export { parseManifest, parseImageIndex, parseImageConfig, parseImageLayoutHeader } from './parse.js';
 
 /** Annotation keys berth reads and writes on index.json entries. */

@@ -34,6 +34,7 @@ import {
   type ImageIndex,
   type Manifest,
   type Platform,
+  linuxPlatform,
 } from '../oci/index.js';
 import { parseFileIndex, serializeFileIndex, type FileIndex } from '../layer/fileindex.js';
 import { FileLock, DEFAULT_LOCK_TIMEOUT_MS, type LockMode } from '../sys/flock.js';
@@ -54,8 +55,6 @@ const MAX_INDEX_DEPTH = 4;
 /** Shortest image ID or digest prefix accepted. */
 const SHORT_ID_MIN = 12;
 
-/** Node's process.arch to the GOARCH names OCI platforms use. */
-const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
 
 export interface StoreOpenOptions {
   /** Create the store (and its parent directories) when missing. Default false. */
@@ -149,7 +148,7 @@ interface EntryInfo {
 }
 
 function hostPlatform(): Pick<Platform, 'os' | 'architecture'> {
-  return { os: 'linux', architecture: GOARCH[process.arch] ?? process.arch };
+  return linuxPlatform(process.arch);
 }
 
 function notFoundError(spec: string): BerthError {
