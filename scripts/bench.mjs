@@ -13,7 +13,7 @@ const runsArg = args.indexOf('--runs');
 const RUNS = runsArg === -1 ? 5 : Number(args[runsArg + 1]);
 const only = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--runs');
 const REPO = new URL('..', import.meta.url).pathname;
-const CLI = join(REPO, 'dist/src/cli/main.js');
+const CLI = join(REPO, 'dist/bundle/main.js');
 const SCRATCH = process.env.BERTH_BENCH_DIR ?? '/dev/shm';
 
 function sh(cmd, opts = {}) {

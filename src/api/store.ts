@@ -2,9 +2,12 @@
  * api/store: opening the store for a use case (root chosen once from options or the environment),
  * and loading what `explain` and `run` need about an image without reading its layers.
  */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Store, defaultStoreRoot } from '../store/index.js';
-import { mergeFileIndexes, type FileIndex, type ImageFileView } from '../layer/fileindex.js';
-import { BerthError } from '../errors/index.js';
+import { mergeFileIndexes, parseView, serializeView, type ImageFileView } from '../layer/fileindex.js';
+import { chainId, type ImageConfig } from '../oci/index.js';
+import { BerthError, errnoOf, isBerthError } from '../errors/index.js';
 import type { StoreOptions } from './options.js';
 
 export async function openStore(o: Pick<StoreOptions, 'root'>, mode: { create?: boolean } = { create: true }): Promise<Store> {
@@ -17,9 +20,9 @@ export interface ImageFacts {
   reference?: string;
   id: string;
   digest: string;
-  config: import('../oci/index.js').ImageConfig;
+  config: ImageConfig;
   view: ImageFileView;
-  layers: { digest: string; diffId: string; index: FileIndex }[];
+  layers: { digest: string; diffId: string }[];
 }
 
 export async function loadImageFacts(store: Store, ref: string): Promise<ImageFacts> {
@@ -30,22 +33,51 @@ export async function loadImageFacts(store: Store, ref: string): Promise<ImageFa
       hint: 'the image is corrupt; remove it with `berth rmi` and import or load it again',
     });
   }
-  const layers = [];
-  for (let i = 0; i < diffIds.length; i++) {
-    const index = await store.getLayerIndex(diffIds[i]);
-    if (!index) {
-      throw new BerthError('E_LAYER_INDEX_MISSING', `load image ${ref}: no file index for layer ${diffIds[i]}`, {
-        hint: 'the store is missing berth metadata for this image; load or import it again',
-      });
-    }
-    layers.push({ digest: img.manifest.layers[i].digest, diffId: diffIds[i], index });
-  }
   return {
     reference: img.reference?.toString(),
     id: img.configDescriptor.digest,
     digest: img.manifestDescriptor.digest,
     config: img.config,
-    view: mergeFileIndexes(layers.map((l) => l.index)),
-    layers,
+    view: await loadView(store, ref, diffIds),
+    layers: diffIds.map((diffId, i) => ({ digest: img.manifest.layers[i].digest, diffId })),
   };
+}
+
+/**
+ * The merged file view of a layer stack. Merging thousands of entries costs more than parsing the
+ * result, so the view is kept beside the top layer's metadata, keyed by the chain ID (it depends on
+ * every layer below); gc removes it with that layer.
+ */
+async function loadView(store: Store, ref: string, diffIds: string[]): Promise<ImageFileView> {
+  if (diffIds.length === 0) return mergeFileIndexes([]);
+  const dir = store.layerPath(diffIds[diffIds.length - 1]);
+  const cache = join(dir, `view-${chainId(diffIds).split(':')[1]}.json`);
+  try {
+    return parseView(await readFile(cache), cache);
+  } catch (e) {
+    // Missing (first use) or damaged: merge again below and rewrite it.
+    if (errnoOf(e) !== 'ENOENT' && !isBerthError(e)) throw e;
+  }
+  const indexes = [];
+  for (const diffId of diffIds) {
+    const index = await store.getLayerIndex(diffId);
+    if (!index) {
+      throw new BerthError('E_LAYER_INDEX_MISSING', `load image ${ref}: no file index for layer ${diffId}`, {
+        hint: 'the store is missing berth metadata for this image; load or import it again',
+      });
+    }
+    indexes.push(index);
+  }
+  const view = mergeFileIndexes(indexes);
+  const tmp = `${cache}.tmp-${process.pid}`;
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(tmp, serializeView(view));
+    await rename(tmp, cache);
+  } catch (e) {
+    // A store this user may read but not write (another user's, or read-only media): the view is
+    // still correct, only not cached.
+    if (errnoOf(e) !== 'EACCES' && errnoOf(e) !== 'EROFS' && errnoOf(e) !== 'EPERM') throw e;
+  }
+  return view;
 }

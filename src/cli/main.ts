@@ -15,18 +15,23 @@ export interface CommandModule {
   run(argv: string[], ctx: ReturnType<typeof createContext>): Promise<number>;
 }
 
-/** name -> [module file, one-line summary]; modules are imported only when used. */
-const COMMANDS: Record<string, [string, string]> = {
-  images: ['images', 'List images in the store'],
-  inspect: ['inspect', 'Show an image\'s digest, manifest and config as JSON'],
-  tag: ['tag', 'Give an image another name'],
-  rmi: ['rmi', 'Remove image names, and the image when no name is left'],
-  import: ['import', 'Create an image from a rootfs tarball, a directory, or stdin'],
-  load: ['load', 'Load images from a docker-archive or oci-archive'],
-  save: ['save', 'Write an image to a docker-archive or oci-archive'],
-  unpack: ['unpack', 'Apply an image\'s layers into a directory'],
-  gc: ['gc', 'Remove blobs and metadata no image refers to'],
-  explain: ['explain', 'Predict a container process\'s identity and failures under an engine profile'],
+type Loader = () => Promise<CommandModule>;
+
+/**
+ * name -> [loader, one-line summary]. Each command module is imported only when used; the
+ * loaders are static imports so a bundler can follow them.
+ */
+const COMMANDS: Record<string, [Loader, string]> = {
+  images: [() => import('./commands/images.js'), 'List images in the store'],
+  inspect: [() => import('./commands/inspect.js'), "Show an image's digest, manifest and config as JSON"],
+  tag: [() => import('./commands/tag.js'), 'Give an image another name'],
+  rmi: [() => import('./commands/rmi.js'), 'Remove image names, and the image when no name is left'],
+  import: [() => import('./commands/import.js'), 'Create an image from a rootfs tarball, a directory, or stdin'],
+  load: [() => import('./commands/load.js'), 'Load images from a docker-archive or oci-archive'],
+  save: [() => import('./commands/save.js'), 'Write an image to a docker-archive or oci-archive'],
+  unpack: [() => import('./commands/unpack.js'), "Apply an image's layers into a directory"],
+  gc: [() => import('./commands/gc.js'), 'Remove blobs and metadata no image refers to'],
+  explain: [() => import('./commands/explain.js'), "Predict a container process's identity and failures under an engine profile"],
 };
 
 const ALIASES: Record<string, string> = { 'image-ls': 'images' };
@@ -52,11 +57,16 @@ function topHelp(): string {
 
 function version(): string {
   const require = createRequire(import.meta.url);
-  try {
-    return (require('../../../package.json') as { version: string }).version;
-  } catch {
-    return 'unknown';
+  // dist/bundle/main.js and dist/src/cli/main.js sit at different depths below the package root.
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = require(rel) as { name?: string; version?: string };
+      if (pkg.name === 'berth' && pkg.version) return pkg.version;
+    } catch {
+      /* try the next location */
+    }
   }
+  return 'unknown';
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -95,7 +105,7 @@ export async function main(argv: string[]): Promise<number> {
   const ctx = createContext({ root, quiet });
   const rest = argv.slice(i + 1);
   try {
-    const mod = (await import(`./commands/${entry[0]}.js`)) as CommandModule;
+    const mod = await entry[0]();
     if (rest.includes('--help') || rest.includes('-h')) {
       // Only when the flag belongs to berth, not to a container command after IMAGE.
       const parsed = (() => {

@@ -93,7 +93,7 @@ export function scanImage(view: ImageFileView, opts: { owners: boolean }): Image
     if (!list) m.set(id, [path]);
     else list.push(path);
   };
-  for (const e of view.entries() as Iterable<ViewEntry>) {
+  for (const e of view.entries({ sorted: false }) as Iterable<ViewEntry>) {
     if (e.implicit) continue;
     if (e.uid > maxId) maxId = e.uid;
     if (e.gid > maxId) maxId = e.gid;
@@ -115,7 +115,7 @@ export function scanImage(view: ImageFileView, opts: { owners: boolean }): Image
     const program = PROGRAMS.get(e.path.slice(slash + 1));
     if (program && BIN_DIRS.has(dirOf(e.path))) privilegedPrograms.push({ ...file(), program });
   }
-  // view.entries() is sorted by bytes already; sorting again keeps the promise if that changes.
+  // The walk above is in no particular order; the lists leave sorted by path.
   const byPath = (a: ScannedFile, b: ScannedFile) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   setidFiles.sort(byPath);
   capabilityFiles.sort(byPath);

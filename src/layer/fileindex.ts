@@ -263,6 +263,11 @@ export function parseFileIndex(data: Buffer | string, subject = ''): FileIndex {
   } catch (e) {
     throw invalid(subject, `not valid JSON (${(e as Error).message})`);
   }
+  return fileIndexFromJson(raw, subject);
+}
+
+/** parseFileIndex after JSON.parse: checks every column of the parsed value. */
+function fileIndexFromJson(raw: unknown, subject: string): FileIndex {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(subject, 'not a JSON object');
   const o = raw as Partial<SerializedV1>;
   if (o.format !== FORMAT) throw invalid(subject, `format is ${JSON.stringify(o.format)}, expected "${FORMAT}"`);
@@ -368,8 +373,8 @@ export interface ImageFileView {
   readFile(path: BytePath): Buffer | undefined;
   /** Sorted names in a directory (following symlinks); undefined if not a directory. */
   list(path: BytePath): string[] | undefined;
-  /** Every path, sorted by bytes. */
-  entries(): IterableIterator<ViewEntry>;
+  /** Every path, sorted by bytes; `{ sorted: false }` skips the sort for callers that only aggregate. */
+  entries(options?: { sorted?: boolean }): IterableIterator<ViewEntry>;
   readonly size: number;
 }
 
@@ -385,13 +390,30 @@ function isHidden(path: BytePath): boolean {
 
 class MergedView implements ImageFileView {
   private readonly nodes = new Map<BytePath, Node>();
-  private readonly children = new Map<BytePath, Set<BytePath>>();
+  /** Directory -> child paths; built on first use (a view loaded by parseView may never need it). */
+  private childrenIndex: Map<BytePath, Set<BytePath>> | undefined;
   private readonly hidden = new Map<BytePath, Node>();
   private symlinks = 0;
+  /**
+   * Resolved parent directories (dirname -> resolved path). Entries of a layer come grouped by
+   * directory, so most lookups hit. Valid only while no symlink or directory changes: any put of a
+   * symlink and any removal clears it.
+   */
+  private readonly parentCache = new Map<BytePath, BytePath | undefined>();
 
-  constructor(layers: readonly FileIndex[]) {
+  constructor(layers: readonly FileIndex[], merged?: readonly Node[]) {
+    if (merged) {
+      // A view merged before (see serializeView): the nodes are final, nothing to resolve.
+      for (const n of merged) this.put(n);
+      return;
+    }
     this.put({ path: '/', type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, xattrs: [], layer: -1, implicit: true });
     layers.forEach((l, i) => this.apply(l, i));
+  }
+
+  /** The final nodes, for serializeView. */
+  snapshot(): Node[] {
+    return [...this.nodes.values()];
   }
 
   get size(): number {
@@ -400,17 +422,29 @@ class MergedView implements ImageFileView {
 
   // --- tree maintenance
 
+  private get children(): Map<BytePath, Set<BytePath>> {
+    if (this.childrenIndex === undefined) {
+      this.childrenIndex = new Map();
+      for (const p of this.nodes.keys()) if (p !== '/') this.addChild(p);
+    }
+    return this.childrenIndex;
+  }
+
+  private addChild(path: BytePath): void {
+    const parent = dirname(path);
+    const index = this.childrenIndex as Map<BytePath, Set<BytePath>>;
+    let set = index.get(parent);
+    if (!set) index.set(parent, (set = new Set()));
+    set.add(path);
+  }
+
   private put(node: Node): void {
     const old = this.nodes.get(node.path);
     if (old?.type === 'symlink') this.symlinks--;
     if (node.type === 'symlink') this.symlinks++;
+    if (node.type === 'symlink' || (old !== undefined && old.type !== node.type)) this.parentCache.clear();
     this.nodes.set(node.path, node);
-    if (node.path !== '/') {
-      const parent = dirname(node.path);
-      let set = this.children.get(parent);
-      if (!set) this.children.set(parent, (set = new Set()));
-      set.add(node.path);
-    }
+    if (node.path !== '/' && this.childrenIndex !== undefined) this.addChild(node.path);
   }
 
   private removeChildren(dir: BytePath): void {
@@ -423,6 +457,7 @@ class MergedView implements ImageFileView {
   private removeTree(path: BytePath): void {
     const node = this.nodes.get(path);
     if (!node) return;
+    this.parentCache.clear();
     this.removeChildren(path);
     if (node.type === 'symlink') this.symlinks--;
     this.nodes.delete(path);
@@ -450,33 +485,48 @@ class MergedView implements ImageFileView {
   /** Resolves a normalised `path` inside the root; undefined after too many symlinks (ELOOP). */
   private resolve(path: BytePath, followFinal: boolean): BytePath | undefined {
     if (this.symlinks === 0) return path;
+    // `stack` holds the resolved components; `prefixes[i]` is the path of stack[0..i], so each
+    // step costs one concatenation instead of a join of the whole stack.
     const stack: string[] = [];
-    const queue = components(path);
+    const prefixes: string[] = [];
+    const queue = components(path).reverse();
     let hops = 0;
     while (queue.length > 0) {
-      const c = queue.shift() as string;
+      const c = queue.pop() as string;
       if (c === '..') {
         stack.pop();
+        prefixes.pop();
         continue;
       }
-      const candidate = `/${[...stack, c].join('/')}`;
+      const candidate = `${prefixes.length ? prefixes[prefixes.length - 1] : ''}/${c}`;
       const node = this.nodes.get(candidate);
       if (node?.type === 'symlink' && (queue.length > 0 || followFinal)) {
         if (++hops > MAX_SYMLINK_HOPS) return undefined;
         const target = node.linkname ?? '';
-        if (target.startsWith('/')) stack.length = 0;
-        queue.unshift(...components(target));
+        if (target.startsWith('/')) {
+          stack.length = 0;
+          prefixes.length = 0;
+        }
+        const parts = components(target);
+        for (let i = parts.length - 1; i >= 0; i--) queue.push(parts[i]);
         continue;
       }
       stack.push(c);
+      prefixes.push(candidate);
     }
-    return `/${stack.join('/')}`;
+    return prefixes.length ? prefixes[prefixes.length - 1] : '/';
   }
 
   /** Where an entry named `path` lands: parent resolved (following symlinks), final name kept. */
   private place(path: BytePath): BytePath | undefined {
     if (path === '/') return '/';
-    const parent = this.resolve(dirname(path), true);
+    const dir = dirname(path);
+    let parent: BytePath | undefined;
+    if (this.parentCache.has(dir)) parent = this.parentCache.get(dir);
+    else {
+      parent = this.resolve(dir, true);
+      this.parentCache.set(dir, parent);
+    }
     return parent === undefined ? undefined : joinPath(parent, basename(path));
   }
 
@@ -583,9 +633,15 @@ class MergedView implements ImageFileView {
     return [...(this.children.get(p) ?? [])].map(basename).sort(compareBytes);
   }
 
-  *entries(): IterableIterator<ViewEntry> {
+  *entries(options: { sorted?: boolean } = {}): IterableIterator<ViewEntry> {
+    if (options.sorted === false) {
+      for (const n of this.nodes.values()) yield n as ViewEntry;
+      return;
+    }
     const keys = [...this.nodes.keys()].sort(compareBytes);
-    for (const k of keys) yield this.view(this.nodes.get(k) as Node);
+    // Nodes are yielded as they are (no per-entry copy: explain walks every path of the image on
+    // each run); `content` stays out of reach through the ViewEntry type.
+    for (const k of keys) yield this.nodes.get(k) as ViewEntry;
   }
 }
 
@@ -597,4 +653,64 @@ function compareBytes(a: string, b: string): number {
 /** Merges per-layer indexes, base layer first, into the view of the image's root filesystem. */
 export function mergeFileIndexes(layers: readonly FileIndex[]): ImageFileView {
   return new MergedView(layers);
+}
+
+const VIEW_FORMAT = 'berth-image-view';
+const NO_XATTRS: readonly string[] = Object.freeze([]);
+
+/**
+ * A merged view as text, so an image's view is computed once and later commands (`explain` has a
+ * start-up budget) only parse it. The node columns reuse the file-index format; the view's own
+ * fields (writing layer, hardlink target, implicit directories) ride beside them.
+ */
+export function serializeView(view: ImageFileView): string {
+  if (!(view instanceof MergedView)) throw new TypeError('serializeView: not a view made by mergeFileIndexes');
+  const nodes = view.snapshot();
+  const index: FileIndex = { version: 1, entries: nodes.map((n) => {
+    const e: FileIndexEntry = { path: n.path, type: n.type, mode: n.mode, uid: n.uid, gid: n.gid, size: n.size };
+    if (n.linkname !== undefined) e.linkname = n.linkname;
+    if (n.xattrs.length > 0) e.xattrs = [...n.xattrs];
+    if (n.capability !== undefined) e.capability = n.capability;
+    if (n.devmajor !== undefined) e.devmajor = n.devmajor;
+    if (n.devminor !== undefined) e.devminor = n.devminor;
+    if (n.content !== undefined) e.content = n.content;
+    return e;
+  }) };
+  const hardlinkTo: Record<number, string> = {};
+  const implicit: number[] = [];
+  nodes.forEach((n, i) => {
+    if (n.hardlinkTo !== undefined) hardlinkTo[i] = n.hardlinkTo;
+    if (n.implicit) implicit.push(i);
+  });
+  return JSON.stringify({ format: VIEW_FORMAT, version: 1, layer: nodes.map((n) => n.layer), hardlinkTo, implicit, index: JSON.parse(serializeFileIndex(index)) });
+}
+
+/** Parses serializeView's output; any damage is E_FILEINDEX_INVALID (callers then merge again). */
+export function parseView(data: Buffer | string, subject = ''): ImageFileView {
+  let raw: { format?: unknown; version?: unknown; layer?: unknown; hardlinkTo?: unknown; implicit?: unknown; index?: unknown };
+  try {
+    raw = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
+  } catch (e) {
+    throw invalid(subject, `not JSON (${(e as Error).message})`);
+  }
+  if (raw?.format !== VIEW_FORMAT || raw.version !== 1) throw invalid(subject, 'not a berth image view (version 1)');
+  const index = fileIndexFromJson(raw.index, subject);
+  const layer = raw.layer;
+  const hardlinkTo = (raw.hardlinkTo ?? {}) as Record<string, unknown>;
+  const implicit = new Set(Array.isArray(raw.implicit) ? raw.implicit : []);
+  if (!Array.isArray(layer) || layer.length !== index.entries.length) throw invalid(subject, 'layer column does not match the entries');
+  // The parsed entries are fresh objects: they become the nodes in place (one allocation per path;
+  // this runs on every `berth explain`).
+  const nodes = index.entries as unknown as Node[];
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i];
+    if ((n.type as FileIndexEntryType) === 'whiteout' || (n.type as FileIndexEntryType) === 'opaque') throw invalid(subject, `entry ${i} is a ${n.type} marker`);
+    n.xattrs ??= NO_XATTRS;
+    n.layer = Number(layer[i]);
+    const h = hardlinkTo[i];
+    if (typeof h === 'string') n.hardlinkTo = h;
+    if (implicit.has(i)) n.implicit = true;
+  }
+  if (!nodes.some((n) => n.path === '/')) throw invalid(subject, 'no root directory');
+  return new MergedView([], nodes);
 }

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-export const CLI = join(REPO, 'dist/src/cli/main.js');
+/** The bundled CLI, what the package's `berth` bin runs. */
+export const CLI = join(REPO, 'dist/bundle/main.js');
 
 /** The unprivileged user the rootless tests run as (created by scripts/test.mjs). */
 export const TEST_USER = 'berthtest';
