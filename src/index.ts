@@ -12,3 +12,6 @@ export type { SaveOptions, ArchiveFormat } from './api/save.js';
 export { unpackImage } from './api/unpack.js';
 export type { UnpackOptions, UnpackResult } from './api/unpack.js';
 export { listImages, inspectImage, tagImage, removeImages, collectGarbage } from './api/images.js';
+export { explainImage } from './api/explain.js';
+export type { ExplainImageOptions } from './api/explain.js';
+export type { ExplainReport } from './explain/index.js';
