@@ -63,24 +63,26 @@ export async function importImage(options: ImportOptions): Promise<ImportResult>
     entries = decodeTar(decompress(stream as AsyncIterable<Buffer>), { onWarning });
   }
 
-  const store = await openStore(o);
-  const layer = await withContext(`import ${sourceName}`, () => writeLayer(store, entries));
-  const created = new Date().toISOString();
-  const { manifestDigest, configDigest } = await commitImage(store, {
-    reference: ref,
-    layers: [layer],
-    config: {
-      created,
-      ...hostPlatform(),
-      config: runConfig,
-      rootfs: { type: 'layers', diff_ids: [layer.diffId] },
-      history: [{ created, created_by: `berth import ${sourceName}`, comment: o.message ?? 'imported' }],
-    },
+  return withContext(`import ${sourceName}`, async () => {
+    const store = await openStore(o);
+    const layer = await writeLayer(store, entries);
+    const created = new Date().toISOString();
+    const { manifestDigest, configDigest } = await commitImage(store, {
+      reference: ref,
+      layers: [layer],
+      config: {
+        created,
+        ...hostPlatform(),
+        config: runConfig,
+        rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+        history: [{ created, created_by: `berth import ${sourceName}`, comment: o.message ?? 'imported' }],
+      },
+    });
+    return {
+      reference: ref.toString(),
+      id: configDigest,
+      digest: manifestDigest,
+      layer: { digest: layer.descriptor.digest, diffId: layer.diffId, size: layer.descriptor.size, entries: layer.entries },
+    };
   });
-  return {
-    reference: ref.toString(),
-    id: configDigest,
-    digest: manifestDigest,
-    layer: { digest: layer.descriptor.digest, diffId: layer.diffId, size: layer.descriptor.size, entries: layer.entries },
-  };
 }

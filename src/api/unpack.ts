@@ -38,23 +38,25 @@ export async function unpackImage(options: UnpackOptions): Promise<UnpackResult>
   const onWarning: WarningSink = o.onWarning ?? ignoreWarnings;
   const image = requireString('unpack', 'image', o.image);
   const target = requireString('unpack', 'target', o.target);
-  const store = await openStore(o, { create: false });
-  const img = await store.resolveImage(image);
+  return withContext(`unpack ${image}`, async () => {
+    const store = await openStore(o, { create: false });
+    const img = await store.resolveImage(image);
 
-  await mkdir(target, { recursive: true });
-  const existing = await readdir(target);
-  if (existing.length > 0) {
-    throw new BerthError('E_UNPACK_TARGET_NOT_EMPTY', `unpack ${image}: target ${target} is not empty`, {
-      hint: 'give a new or empty directory; berth never merges an image into existing files',
-    });
-  }
-  const privilege = await hostPrivilege();
-  const layers: UnpackResult['layers'] = [];
-  for (const layer of img.manifest.layers) {
-    const stats = await withContext(`unpack ${image} layer ${layer.digest}`, () =>
-      applyLayer(target, readLayer(store, layer.digest, { onWarning }), { onWarning, privilege, layerName: layer.digest }),
-    );
-    layers.push({ digest: layer.digest, stats });
-  }
-  return { target, layers };
+    await mkdir(target, { recursive: true });
+    const existing = await readdir(target);
+    if (existing.length > 0) {
+      throw new BerthError('E_UNPACK_TARGET_NOT_EMPTY', `unpack ${image}: target ${target} is not empty`, {
+        hint: 'give a new or empty directory; berth never merges an image into existing files',
+      });
+    }
+    const privilege = await hostPrivilege();
+    const layers: UnpackResult['layers'] = [];
+    for (const layer of img.manifest.layers) {
+      const stats = await withContext(`unpack ${image} layer ${layer.digest}`, () =>
+        applyLayer(target, readLayer(store, layer.digest, { onWarning }), { onWarning, privilege, layerName: layer.digest }),
+      );
+      layers.push({ digest: layer.digest, stats });
+    }
+    return { target, layers };
+  });
 }

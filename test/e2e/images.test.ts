@@ -198,6 +198,31 @@ describe('bad input gets a clear error and loses nothing (root)', { skip: !isRoo
     }
   });
 
+  test('a full disk is a clear error and leaves nothing half-written', async () => {
+    const small = join(work.dir, 'small-store');
+    execFileSync('mkdir', ['-p', small]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'berth-test-tmpfs', small]);
+    try {
+      assert.equal((await berth(['import', tarball, 'fits:1'], { root: small })).code, 0);
+      const big = join(work.dir, 'incompressible');
+      execFileSync('mkdir', ['-p', big]);
+      execFileSync('sh', ['-c', `head -c 8000000 /dev/urandom > '${big}/data.bin'`]);
+      const r = await berth(['import', big, 'toobig:1'], { root: small });
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, /^berth: import .*incompressible: .*no space left on device/m);
+      assert.match(r.stderr, /hint: the disk is full/);
+      assert.doesNotMatch(r.stderr, /internal error/);
+      const ls = await berth(['images', '--json'], { root: small });
+      assert.equal(ls.code, 0, ls.stderr);
+      const names = (JSON.parse(ls.stdout) as { familiar?: string }[]).map((i) => i.familiar);
+      assert.deepEqual(names, ['fits:1']);
+      assert.equal((await berth(['gc'], { root: small })).code, 0);
+      assert.equal((await berth(['unpack', 'fits:1', join(work.dir, 'after-full')], { root: small })).code, 0);
+    } finally {
+      execFileSync('umount', [small]);
+    }
+  });
+
   test('an import killed with SIGKILL leaves a store the next command can use', async () => {
     const big = join(work.dir, 'big.tar');
     execFileSync('sh', ['-c', `head -c 200000000 /dev/urandom > '${work.dir}/blob.bin' && tar -cf '${big}' -C '${work.dir}' blob.bin`]);
