@@ -40,7 +40,7 @@ $SUDO env BERTH_ROOT="$work/store2" node dist/src/cli/main.js unpack demo:1 "$wo
 
 echo "== after the round trip"
 getcap "$work/out/usr/bin/ping"
-stat -c '%A %U:%G %n' "$work/out/usr/bin/su-test" "$work/out/home/foo"
+stat -c '%A %u:%g %n' "$work/out/usr/bin/su-test" "$work/out/home/foo"
 getfattr --absolute-names -n user.berth-test -e hex "$work/out/etc/passwd"
 
 echo "== metadata of every path, before and after (must be identical)"

@@ -198,7 +198,8 @@ async function loadChecked(o: LoadOptions): Promise<LoadResult> {
       for (const item of legacy ?? []) {
         if (item.Config.endsWith(manifest.config.digest.split(':')[1])) for (const t of item.RepoTags ?? []) names.add(t);
       }
-      const refs = [...names].map((n) => parseReference(n));
+      // The same name may come from index.json and manifest.json, in full and familiar form.
+      const refs = [...new Map([...names].map((n) => parseReference(n)).map((r) => [r.toString(), r])).values()];
       result.images.push(await assemble(store, manifest, mdesc, config, refs, onWarning));
     }
   } else if (legacy) {

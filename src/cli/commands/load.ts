@@ -1,4 +1,5 @@
 import { loadArchive } from '../../api/load.js';
+import { familiarName } from '../../oci/index.js';
 import type { CommandSpec } from '../args.js';
 import { expectPositionals, flagBool, flagString, parseArgs } from '../args.js';
 import type { CliContext } from '../context.js';
@@ -23,7 +24,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   }
   for (const img of r.images) {
     if (img.references.length === 0) ctx.out(`Loaded image ID: ${img.id}`);
-    for (const ref of img.references) ctx.out(`Loaded image: ${ref}`);
+    for (const ref of img.references) ctx.out(`Loaded image: ${familiarName(ref)}`);
   }
   return 0;
 }
