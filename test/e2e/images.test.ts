@@ -265,4 +265,28 @@ describe('rootless: an unprivileged user imports and unpacks', { skip: (!isRoot 
       work.cleanup();
     }
   });
+
+  test('import a directory the user owns, save, load and unpack as the test user: user xattrs and modes survive', async () => {
+    const ids = testUserIds()!;
+    const work = tempDir('e2e-rootless-dir', ids);
+    try {
+      const rootfs = makeBusyboxRootfs(join(work.dir, 'rootfs'));
+      execFileSync('chown', ['-R', '-h', `${ids.uid}:${ids.gid}`, rootfs]);
+      // chown cleared the setuid bit and the capability; the user's own tree keeps its user.* xattr.
+      execFileSync('setfattr', ['-n', 'user.berth-test', '-v', '0x00fffe80', join(rootfs, 'etc/passwd')]);
+      const store = join(work.dir, 'store');
+      const imp = await berth(['import', rootfs, 'mine:1'], { root: store, asTestUser: true });
+      assert.equal(imp.code, 0, imp.stderr);
+      const archive = join(work.dir, 'mine.tar');
+      assert.equal((await berth(['save', '-o', archive, 'mine:1'], { root: store, asTestUser: true })).code, 0);
+      const store2 = join(work.dir, 'store2');
+      assert.equal((await berth(['load', '-i', archive], { root: store2, asTestUser: true })).code, 0);
+      const out = join(work.dir, 'out');
+      const up = await berth(['unpack', 'mine:1', out], { root: store2, asTestUser: true });
+      assert.equal(up.code, 0, up.stderr);
+      assert.equal(snapshot(out), snapshot(rootfs));
+    } finally {
+      work.cleanup();
+    }
+  });
 });
