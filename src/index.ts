@@ -15,3 +15,7 @@ export { listImages, inspectImage, tagImage, removeImages, collectGarbage } from
 export { explainImage } from './api/explain.js';
 export type { ExplainImageOptions } from './api/explain.js';
 export type { ExplainReport } from './explain/index.js';
+export { run, listContainers, removeContainers } from './api/run.js';
+export type { RunOptions, RunResult, RunStdioOption, ContainerSummary, RemoveContainerOptions } from './api/run.js';
+export { spawnInUserNamespace } from './runtime/userns/index.js';
+export type { UserNsChild, UserNsSpawnOptions, StdioTarget, ExitStatus } from './runtime/userns/index.js';

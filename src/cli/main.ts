@@ -32,6 +32,9 @@ const COMMANDS: Record<string, [Loader, string]> = {
   unpack: [() => import('./commands/unpack.js'), "Apply an image's layers into a directory"],
   gc: [() => import('./commands/gc.js'), 'Remove blobs and metadata no image refers to'],
   explain: [() => import('./commands/explain.js'), "Predict a container process's identity and failures under an engine profile"],
+  run: [() => import('./commands/run.js'), 'Run a command in a new container'],
+  ps: [() => import('./commands/ps.js'), 'List containers'],
+  rm: [() => import('./commands/rm.js'), 'Remove containers kept after exit'],
 };
 
 const ALIASES: Record<string, string> = { 'image-ls': 'images' };

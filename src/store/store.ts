@@ -12,7 +12,7 @@
  * so reads need no lock; resolving a name takes the shared lock so gc cannot delete the manifest
  * and config between reading index.json and reading them.
  */
-import { mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { BerthError, errnoOf, ignoreWarnings, type WarningSink } from '../errors/index.js';
 import {
@@ -35,6 +35,7 @@ import {
   type Manifest,
   type Platform,
   linuxPlatform,
+  chainId,
 } from '../oci/index.js';
 import { parseFileIndex, serializeFileIndex, type FileIndex } from '../layer/fileindex.js';
 import { FileLock, DEFAULT_LOCK_TIMEOUT_MS, type LockMode } from '../sys/flock.js';
@@ -962,20 +963,84 @@ export class Store {
   /**
    * Removes what nothing reaches, under the exclusive lock: blobs not reachable from index.json
    * (through indexes, manifests, configs and layers) nor leased by a live process; per-layer
-   * metadata whose diffID no reachable config lists nor a live lease holds; and the session
-   * directories (temp files) of processes that are gone. Unknown files are left alone.
+   * metadata whose diffID no reachable config lists nor a live lease holds; the session
+   * directories (temp files) of processes that are gone; and unpacked rootfs trees no image or
+   * container uses (`removedRootfs`, present when some went). Unknown files are left alone.
    */
-  async gc(): Promise<GcResult> {
-    return this.withLock('exclusive', () =>
-      collectGarbage({
+  async gc(): Promise<GcResult & { removedRootfs?: number }> {
+    return this.withLock('exclusive', async () => {
+      const res = await collectGarbage({
         paths: this.paths,
         onWarning: this.onWarning,
         readIndex: () => this.readIndex(),
         loadIndex: (d) => this.loadIndexDoc(d),
         loadManifest: (d) => this.loadManifest(d),
         loadConfig: (d) => this.loadConfig(d),
-      }),
-    );
+      });
+      // Only present when trees went: the result keeps its shape for stores that never ran containers.
+      const removedRootfs = res.incomplete.length === 0 ? await this.sweepRootfsCache() : 0;
+      return removedRootfs > 0 ? { ...res, removedRootfs } : res;
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Unpacked rootfs cache (berth/rootfs/<chain ID hex>[-<suffix>]/), written by the container runtime
+
+  /** Where `berth run` keeps unpacked image root file systems, one directory per key. */
+  rootfsCachePath(): string {
+    return join(this.paths.berth, 'rootfs');
+  }
+
+  /**
+   * Removes cached rootfs trees that no image reaches (by the chain ID of its full layer stack) and
+   * no container record in berth/containers names (`rootfsKey`): the record is the lease of a
+   * container that runs or was kept. Called by gc() with the exclusive lock held. A tree holding
+   * files owned by subordinate IDs cannot be removed from outside the user namespace: it is renamed
+   * to `.trash-<key>-<n>` (so it is unreachable at once) and `berth run` empties the trash.
+   */
+  private async sweepRootfsCache(): Promise<number> {
+    const dir = this.rootfsCachePath();
+    const names = await readdir(dir).catch((e: unknown) => {
+      if (errnoOf(e) === 'ENOENT') return [] as string[];
+      throw e;
+    });
+    const entries = names.filter((n) => /^[0-9a-f]{64}(-[0-9a-f]{12})?$/.test(n));
+    if (entries.length === 0) return 0;
+    const reachable = new Set<string>();
+    const index = await this.readIndex();
+    for (const info of await this.describeAll(index.manifests)) {
+      const config = await this.loadConfig(info.manifest.config);
+      if (config.rootfs.diff_ids.length > 0) reachable.add(chainId(config.rootfs.diff_ids).slice('sha256:'.length));
+    }
+    const containers = join(this.paths.berth, 'containers');
+    for (const id of await readdir(containers).catch(() => [] as string[])) {
+      try {
+        const rec = JSON.parse(await readFile(join(containers, id, 'record.json'), 'utf8')) as { rootfsKey?: unknown };
+        if (typeof rec.rootfsKey === 'string') reachable.add(rec.rootfsKey);
+      } catch {
+        // No record (a container being created holds berth/containers/lock, not this one): keep
+        // nothing for it; its rootfs is still reached by its image.
+      }
+    }
+    let removed = 0;
+    for (const key of entries) {
+      if (reachable.has(key) || reachable.has(key.slice(0, 64))) continue;
+      const path = join(dir, key);
+      try {
+        await rm(path, { recursive: true, force: true });
+      } catch (e) {
+        const code = errnoOf(e);
+        if (code !== 'EACCES' && code !== 'EPERM') throw e;
+        await rename(path, join(dir, `.trash-${key}-${Date.now()}`));
+        this.onWarning({
+          code: 'W_GC_ROOTFS_TRASH',
+          message: `gc: the unpacked rootfs ${key} holds files owned by subordinate IDs; it was moved to the trash, which the next \`berth run\` empties`,
+          path,
+        });
+      }
+      removed++;
+    }
+    return removed;
   }
 
   /** All names pointing at the given index.json digest (sorted). */
