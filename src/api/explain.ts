@@ -4,6 +4,7 @@
  * when a rootless prediction needs them, and hands everything to the pure explain engine.
  */
 import { readFile } from 'node:fs/promises';
+import { capSetFromMask, type CapSet } from '../caps/set.js';
 import { BerthError, ignoreWarnings, type WarningSink } from '../errors/index.js';
 import { explain } from '../explain/explain.js';
 import { checkWorkdirFlag, podConflict, podConflictError, type ExplainHost, type ExplainPod, type RunFlags } from '../explain/input.js';
@@ -139,17 +140,43 @@ async function loadPod(path: string | undefined, text: string | undefined, conta
   };
 }
 
-/** Host facts matter only where berth or podman would run rootless on this machine. */
+/** CapBnd of this process, from /proc/self/status; undefined when the file or the line is missing. */
+async function readBounding(): Promise<CapSet | undefined> {
+  let text: string;
+  try {
+    text = await readFile('/proc/self/status', 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const m = /^CapBnd:\s*([0-9a-fA-F]{1,16})\s*$/m.exec(text);
+  return m ? capSetFromMask(m[1]) : undefined;
+}
+
+function rootfulHost(bounding: CapSet | undefined): ExplainHost | undefined {
+  return bounding === undefined ? undefined : { uid: 0, gid: 0, rootless: false, subuids: [], subgids: [], bounding };
+}
+
+/**
+ * Host facts matter where berth or podman would run rootless on this machine, and for a rootful
+ * berth with --cap-add, whose container is limited by berth's own bounding set.
+ */
 async function loadHost(profile: ProfileName, run: RunFlags, onWarning: WarningSink): Promise<ExplainHost | undefined> {
   const rootlessPossible = profile === 'podman-rootless' || (profile === 'berth' && run.subuidRange === undefined);
   const keepId = run.userns !== undefined && run.userns.startsWith('keep-id');
-  if (!rootlessPossible && !keepId) return undefined;
-  // Root on the host (outside any user namespace) runs berth rootful: nothing more to read.
-  if (profile === 'berth' && !keepId && process.geteuid?.() === 0) return undefined;
+  const capAdd = (run.capAdd?.length ?? 0) > 0;
+  if (!rootlessPossible && !keepId) {
+    // A rootful berth container can hold only what berth's own bounding set holds (--subuid-range models rootless).
+    return profile === 'berth' && run.subuidRange === undefined && capAdd ? rootfulHost(await readBounding()) : undefined;
+  }
+  // Root on the host (outside any user namespace) runs berth rootful: only its bounding set matters,
+  // and only for --cap-add (reading nothing else keeps explain fast).
+  if (profile === 'berth' && !keepId && process.geteuid?.() === 0) return capAdd ? rootfulHost(await readBounding()) : undefined;
   const { readHostFacts } = await import('../host/index.js');
   const h = await readHostFacts({ onWarning });
   const outer = h.outer;
   return {
+    ...(h.mode !== 'rootless' && capAdd && h.capBnd !== undefined ? { bounding: capSetFromMask(h.capBnd) } : {}),
     uid: outer?.uid ?? h.uid,
     gid: outer?.gid ?? h.gid,
     ...((outer?.userName ?? h.userName) !== undefined ? { userName: (outer?.userName ?? h.userName) as string } : {}),

@@ -23,6 +23,8 @@ import { userDbFromText } from '../identity/userdb.js';
 import type { ImageFileView } from '../layer/fileindex.js';
 import { chainId } from '../oci/index.js';
 import { parseSecurityOpts } from '../explain/input.js';
+import { capAddWithinBounding } from '../explain/hostbounding.js';
+import { capSetFromMask } from '../caps/set.js';
 import { preflightRootless, rootlessMaps } from '../runtime/userns/index.js';
 import { buildSpec, parseEnvFile, validateSpec, type EnvSetting, type NetworkMode, type RuntimeSpec, type SpecInputs } from '../runtime/spec/index.js';
 import {
@@ -423,9 +425,38 @@ async function autoContext(storeRoot: string, ns: RuntimeNamespaceFacts, onWarni
 }
 
 /** Phase 1. */
+/**
+ * Fits `--cap-add` to the bounding set of this process (CapBnd): a rootful container can hold only
+ * what berth holds, as a process can only drop from its bounding set (capabilities(7)). An
+ * explicit capability it lacks is refused here, not by runc's capset ("unable to apply caps:
+ * operation not permitted"); `ALL` means all it holds (as Docker does), with one W_CAP_HOST_BOUNDING.
+ * A rootless container starts in a new user namespace, whose bounding set is full: nothing to fit.
+ * explain makes the same decision (explain/hostbounding.ts).
+ */
+export function fitCapAddToHost(capAdd: readonly string[], hostBounding: string | undefined, rootless: boolean, onWarning: WarningSink): string[] {
+  if (rootless || hostBounding === undefined || capAdd.length === 0) return [...capAdd];
+  const fit = capAddWithinBounding(capAdd, capSetFromMask(hostBounding));
+  if (fit.missing.length > 0) {
+    const names = fit.missing.join(', ');
+    throw new BerthError('E_CAP_NOT_IN_HOST_BOUNDING', `run --cap-add ${names}: the bounding set of the process running berth lacks ${fit.missing.length === 1 ? 'it' : 'them'}`, {
+      hint: `the process that runs berth does not hold ${names} in its bounding set (CapBnd ${hostBounding}), so no container it starts can have ${fit.missing.length === 1 ? 'it' : 'them'}: leave out --cap-add ${names}, or run berth from a process that holds ${fit.missing.length === 1 ? 'it' : 'them'}`,
+      details: { capabilities: fit.missing, capBnd: hostBounding },
+    });
+  }
+  if (fit.allNotHeld.length > 0) {
+    onWarning({
+      code: 'W_CAP_HOST_BOUNDING',
+      message: `--cap-add ALL: the bounding set of the process running berth lacks ${fit.allNotHeld.join(', ')}; the container gets every other capability`,
+      details: { missing: fit.allNotHeld, capBnd: hostBounding },
+    });
+  }
+  return fit.add;
+}
+
 export async function resolveRun(o: NormalisedRun & { root?: string }, onWarning: WarningSink): Promise<ResolvedRun> {
   const facts = await readHostFacts({ onWarning });
   const ns = runtimeNamespace(facts);
+  o = { ...o, capAdd: fitCapAddToHost(o.capAdd, facts.capBnd, ns.rootless, onWarning) };
   const store = await openStore(o, { create: false });
   let image: ImageFacts;
   try {

@@ -44,6 +44,7 @@ export function explain(input: ExplainInput): ExplainReport {
   const after = e.outcome === 'ok' && e.transform ? e.transform.caps : f.caps.proc;
   const provenance = { ...f.provenance };
   if (!f.user) provenance.exec = 'not reached: the container fails while resolving its user; the exec is predicted for uid 0';
+  else if (f.startBlockers.length > 0) provenance.exec = `not reached: the container fails before exec (${f.startBlockers.join(', ')})`;
   if (e.transform) provenance['exec.capabilities'] = e.transform.reason.join('; ');
   else if (e.fileCapsError) provenance['exec.capabilities'] = e.fileCapsError.message;
   return {
@@ -70,7 +71,7 @@ export function explain(input: ExplainInput): ExplainReport {
       setuid: e.inode ? (e.inode.mode & 0o4000) !== 0 : false,
       setgid: e.inode ? (e.inode.mode & 0o2000) !== 0 : false,
       outcome: e.outcome,
-      reached: f.user !== undefined,
+      reached: f.user !== undefined && f.startBlockers.length === 0,
       capabilities: { effective: capSetToNames(after.effective), permitted: capSetToNames(after.permitted) },
     },
     findings: sortFindings(findings),

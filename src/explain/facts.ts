@@ -23,6 +23,7 @@ import type { ImageFileView, ViewEntry } from '../layer/fileindex.js';
 import { predictExec, type ExecCaller, type ExecPrediction } from './exec.js';
 import { checkWorkdirFlag, podConflict, podConflictError, type ExplainHost, type ExplainInput, type ExplainPod, type RunFlags } from './input.js';
 import { engineProfile, type EngineProfile } from './profiles.js';
+import { capAddWithinBounding } from './hostbounding.js';
 import { bytePath, scanImage, type ImageScan } from './scan.js';
 
 /** `0 -> 1000, 1..65536 -> 100000..165535`. */
@@ -55,6 +56,22 @@ export interface CapFacts {
   /** Before exec. */
   proc: ProcCaps;
   because: string[];
+  /** The bounding set of the process that runs berth, when it limits the container (rootful berth). */
+  host?: {
+    bounding: CapSet;
+    /** Capabilities --cap-add names that it lacks: berth refuses the run (E_CAP_NOT_IN_HOST_BOUNDING). */
+    missing: string[];
+    /** With --cap-add ALL, the capabilities it lacks, left out of the container's set. */
+    allNotHeld: string[];
+  };
+}
+
+/** A process ID the container's user namespace does not map: the runtime cannot set it. */
+export interface UnmappedProcessId {
+  kind: 'uid' | 'gid';
+  id: number;
+  /** Which part of the process credential: the uid, the primary gid, or a supplementary gid. */
+  role: 'uid' | 'gid' | 'additional gid';
 }
 
 export interface UsernsFacts {
@@ -114,6 +131,10 @@ export interface Facts {
   credAfter: Credential;
   /** The program's capability sets after exec (the pre-exec ones when exec fails). */
   capsAfter: ProcCaps;
+  /** The process's IDs that the modelled user namespace does not map (empty without a namespace). */
+  unmappedIds: UnmappedProcessId[];
+  /** Why the container fails before exec although its user resolves (finding codes); empty when it gets there. */
+  startBlockers: string[];
   scan: ImageScan;
   provenance: Record<string, string>;
 }
@@ -278,14 +299,21 @@ function usernsFacts(n: Normalised, host: ExplainHost | undefined, scan: ImageSc
   return { modelled: rootless || container.userns, rootless, hostUid, hostGid, assumed, subuids, subgids, uidNamespace, gidNamespace, container };
 }
 
-function capFacts(n: Normalised, uid: number): CapFacts {
+function capFacts(n: Normalised, uid: number, hostBounding: CapSet | undefined): CapFacts {
   const { engine, run, pod } = n;
   const because: string[] = [];
+  let host: CapFacts['host'];
   const base = defaultCaps(engine.capDefaults);
   because.push(`${engine.capDefaults} default set: ${engine.capDefaultsSource}`);
   let semantics: CapFlagSemantics = engine.capDefaults === 'podman' ? 'podman' : 'docker';
   let add = [...(run.capAdd ?? [])];
   let drop = [...(run.capDrop ?? [])];
+  if (hostBounding !== undefined && add.length > 0) {
+    const fit = capAddWithinBounding(add, hostBounding);
+    host = { bounding: hostBounding, missing: fit.missing, allNotHeld: fit.allNotHeld };
+    if (fit.allNotHeld.length > 0) because.push(`--cap-add ALL means the capabilities berth's own bounding set holds; it lacks ${fit.allNotHeld.join(', ')}`);
+    add = fit.add;
+  }
   if (engine.kubernetes) {
     semantics = 'cri';
     add = [...(pod?.capabilities?.add ?? [])];
@@ -312,7 +340,7 @@ function capFacts(n: Normalised, uid: number): CapFacts {
   });
   because.push(...proc.because);
   const { because: _b, ...sets } = proc;
-  return { base, add, drop, semantics, bounding, proc: sets, because };
+  return { base, add, drop, semantics, bounding, proc: sets, because, ...(host ? { host } : {}) };
 }
 
 function noNewPrivsFacts(n: Normalised): { value: boolean; because: string } {
@@ -467,7 +495,10 @@ export function resolveFacts(input: ExplainInput): Facts {
   }
   const runAsNonRoot = engine.kubernetes && pod?.runAsNonRoot === true;
 
-  const caps = capFacts(n, user?.uid ?? 0);
+  // Only a rootful berth container inherits the limits of berth's own bounding set; a rootless one
+  // starts in a new user namespace, which the kernel gives a full bounding set (set_cred_user_ns).
+  const hostBounding = profile === 'berth' && !userns.rootless ? input.host?.bounding : undefined;
+  const caps = capFacts(n, user?.uid ?? 0, hostBounding);
   provenance['process.capabilities'] = caps.because.join('; ') + (user ? '' : '; shown for uid 0 because the user could not be resolved');
   const noNewPrivs = noNewPrivsFacts(n);
   provenance['process.noNewPrivileges'] = noNewPrivs.because;
@@ -503,6 +534,19 @@ export function resolveFacts(input: ExplainInput): Facts {
   const capsAfter = exec.outcome === 'ok' && exec.transform ? exec.transform.caps : caps.proc;
   const credAfter: Credential = { ...credBefore, effective: capsAfter.effective };
 
+  // Every ID the process takes must exist in its user namespace, or setresuid/setgroups fail (EINVAL).
+  const unmappedIds: UnmappedProcessId[] = [];
+  if (user && userns.modelled) {
+    if (toHost(uMap, user.uid) === undefined) unmappedIds.push({ kind: 'uid', id: user.uid, role: 'uid' });
+    if (toHost(gMap, user.gid) === undefined) unmappedIds.push({ kind: 'gid', id: user.gid, role: 'gid' });
+    for (const g of [...new Set(user.groups)].sort((a, b) => a - b)) {
+      if (g !== user.gid && toHost(gMap, g) === undefined) unmappedIds.push({ kind: 'gid', id: g, role: 'additional gid' });
+    }
+  }
+  const startBlockers: string[] = [];
+  if (unmappedIds.length > 0) startBlockers.push('PROCESS_ID_NOT_MAPPED');
+  if ((caps.host?.missing.length ?? 0) > 0) startBlockers.push('CAP_NOT_IN_HOST_BOUNDING');
+
   return {
     profile,
     engine,
@@ -527,6 +571,8 @@ export function resolveFacts(input: ExplainInput): Facts {
     credBefore,
     credAfter,
     capsAfter,
+    unmappedIds,
+    startBlockers,
     scan,
     provenance,
   };

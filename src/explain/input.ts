@@ -199,6 +199,12 @@ export interface ExplainHost {
   rootless: boolean;
   subuids: { start: number; count: number }[];
   subgids: { start: number; count: number }[];
+  /**
+   * The bounding set of the process that runs berth (CapBnd), when known. It limits a rootful
+   * berth container (see explain/hostbounding.ts); a rootless one starts from its own user
+   * namespace, whose bounding set is full.
+   */
+  bounding?: import('../caps/set.js').CapSet;
 }
 
 export interface ExplainInput {

@@ -56,7 +56,10 @@ export interface ExplainReport {
     setuid: boolean;
     setgid: boolean;
     outcome: ExecOutcome;
-    /** False when the container fails before exec (its user cannot be resolved); the prediction is then for uid 0. */
+    /**
+     * False when the container fails before exec: its user cannot be resolved (the prediction is then
+     * for uid 0), or an error finding such as PROCESS_ID_NOT_MAPPED stops it first.
+     */
     reached: boolean;
     /** After a successful exec; the unchanged sets when the exec fails. */
     capabilities: { effective: string[]; permitted: string[] };

@@ -66,6 +66,12 @@ export interface HostFacts {
   noNewPrivs: boolean;
   /** CapEff as 16 hex digits. */
   capEff: string;
+  /**
+   * CapBnd as 16 hex digits: the bounding set of this process. Nothing it starts can gain a
+   * capability outside it (a rootful container's set is limited by it). readHostFacts always
+   * sets it; facts made by hand may leave it out, which means "not known".
+   */
+  capBnd?: string;
   /** Seccomp mode from /proc/self/status (0 none, 1 strict, 2 filter). */
   seccomp?: number;
   /** User-namespace sysctls, where the kernel has them. */
@@ -298,6 +304,7 @@ export async function readHostFacts(opts: ReadHostFactsOptions = {}): Promise<Ho
     ...(setgroups === 'allow' || setgroups === 'deny' ? { setgroups } : {}),
     noNewPrivs: status.noNewPrivs,
     capEff: status.capEff,
+    capBnd: status.capBnd,
     ...(status.seccomp !== undefined ? { seccomp: status.seccomp } : {}),
     userns: {
       ...(maxUserNamespaces !== undefined ? { maxUserNamespaces } : {}),

@@ -74,10 +74,6 @@ export interface TruthCase {
   knownGap?: Partial<Record<Mode, string>>;
 }
 
-/** The host's bounding set may lack capabilities (here CAP_SYS_RESOURCE); neither side models it yet. */
-const HOST_BOUNDING_GAP = 'the host bounding set lacks a capability: explain does not read it, run does not refuse it before runc';
-/** explain models file owners outside a rootless map (IDS_OUTSIDE_MAPPING) but not the process's own ids. */
-const PROCESS_ID_GAP = 'explain predicts a start for a process uid/gid outside the rootless map; run refuses it';
 
 const P = 'truth/plain:1';
 
@@ -100,8 +96,8 @@ export const CASES: readonly TruthCase[] = [
   { name: '-u nobody', image: P, flags: ['-u', 'nobody'] },
   { name: '-u 4242: a uid without a passwd line gets gid 0', image: P, flags: ['-u', '4242'] },
   { name: '-u 4242:4242: neither in passwd nor group', image: P, flags: ['-u', '4242:4242'] },
-  { name: '-u 70000: above the rootless namespace', image: P, flags: ['-u', '70000'], knownGap: { rootless: PROCESS_ID_GAP } },
-  { name: '-u 1000680000:0 -w /home/nonroot: OpenShift-style uid in a 0700 directory', image: P, flags: ['-u', '1000680000:0', '-w', '/home/nonroot'], knownGap: { rootless: PROCESS_ID_GAP } },
+  { name: '-u 70000: above the rootless namespace', image: P, flags: ['-u', '70000'] },
+  { name: '-u 1000680000:0 -w /home/nonroot: OpenShift-style uid in a 0700 directory', image: P, flags: ['-u', '1000680000:0', '-w', '/home/nonroot'] },
   { name: '-u nosuch: unknown user name, no start', image: P, flags: ['-u', 'nosuch'] },
   { name: '-u foo:nosuch: unknown group name, no start', image: P, flags: ['-u', 'foo:nosuch'] },
   // --group-add
@@ -115,12 +111,12 @@ export const CASES: readonly TruthCase[] = [
   { name: '-u foo --cap-drop NET_RAW: EPERM', image: P, flags: ['-u', 'foo', '--cap-drop', 'NET_RAW'] },
   { name: '--cap-drop ALL as root', image: P, flags: ['--cap-drop', 'ALL'] },
   { name: '-u foo --cap-drop ALL --cap-add NET_RAW: only the file capability after exec', image: P, flags: ['-u', 'foo', '--cap-drop', 'ALL', '--cap-add', 'NET_RAW'] },
-  { name: '--cap-add ALL as root', image: P, flags: ['--cap-add', 'ALL'], knownGap: { rootful: HOST_BOUNDING_GAP } },
-  { name: '-u foo --cap-add ALL: bounding only', image: P, flags: ['-u', 'foo', '--cap-add', 'ALL'], knownGap: { rootful: HOST_BOUNDING_GAP } },
+  { name: '--cap-add ALL as root', image: P, flags: ['--cap-add', 'ALL'] },
+  { name: '-u foo --cap-add ALL: bounding only', image: P, flags: ['-u', 'foo', '--cap-add', 'ALL'] },
   { name: '--cap-add SYS_ADMIN --cap-drop CHOWN', image: P, flags: ['--cap-add', 'SYS_ADMIN', '--cap-drop', 'CHOWN'] },
   { name: '-u foo --cap-add NET_ADMIN', image: P, flags: ['-u', 'foo', '--cap-add', 'NET_ADMIN'] },
   { name: '--cap-add NET_RAW --cap-drop NET_RAW: added and dropped stays', image: P, flags: ['--cap-add', 'NET_RAW', '--cap-drop', 'NET_RAW'] },
-  { name: '--cap-add SYS_RESOURCE', image: P, flags: ['--cap-add', 'SYS_RESOURCE'], knownGap: { rootful: HOST_BOUNDING_GAP } },
+  { name: '--cap-add SYS_RESOURCE', image: P, flags: ['--cap-add', 'SYS_RESOURCE'] },
   // no_new_privs
   { name: '--security-opt no-new-privileges as root', image: P, flags: ['--security-opt', 'no-new-privileges'] },
   { name: '-u foo --security-opt no-new-privileges: file capability not granted', image: P, flags: ['-u', 'foo', '--security-opt', 'no-new-privileges'] },
@@ -137,7 +133,7 @@ export const CASES: readonly TruthCase[] = [
   { name: 'USER foo image with --group-add wheel --cap-drop NET_RAW', image: 'truth/user-foo:1', flags: ['--group-add', 'wheel', '--cap-drop', 'NET_RAW'] },
   { name: 'USER 65532, WORKDIR /home/nonroot (0700, its own)', image: 'truth/user-65532:1', flags: [] },
   { name: 'USER 65532 image with -u foo: WORKDIR not searchable', image: 'truth/user-65532:1', flags: ['-u', 'foo'] },
-  { name: 'USER 65532 image with -u 1000680000:0', image: 'truth/user-65532:1', flags: ['-u', '1000680000:0'], knownGap: { rootless: PROCESS_ID_GAP } },
+  { name: 'USER 65532 image with -u 1000680000:0', image: 'truth/user-65532:1', flags: ['-u', '1000680000:0'] },
   { name: 'USER foo:bar', image: 'truth/user-foo-bar:1', flags: [] },
   { name: 'USER nonroot, WORKDIR /srv/app missing', image: 'truth/workdir-missing:1', flags: [] },
   { name: 'USER 4242:4242, WORKDIR /tmp', image: 'truth/user-unknown:1', flags: [] },

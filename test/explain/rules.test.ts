@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Finding } from '../../src/errors/index.js';
 import { explain, FINDING_CODES, type ExplainInput, type ExplainReport } from '../../src/explain/index.js';
+import { ALL_CAPS, capSetFromNames } from '../../src/caps/set.js';
 import { CAP_NET_RAW_EP, CAP_NET_RAW_EP_V3_1001, DEBIAN_CONFIG, debianFiles, image, type FileSpec } from './fixtures.js';
 
 interface Case {
@@ -19,6 +20,10 @@ const deb = (config: Record<string, unknown> = DEBIAN_CONFIG, extra: FileSpec[] 
 const withCmd = (cmd: string[], extra: FileSpec[] = []) => deb({ ...DEBIAN_CONFIG, Cmd: cmd }, extra);
 const noSetid = (files: FileSpec[]) => files.map((f) => (f.mode !== undefined && f.mode & 0o6000 ? { ...f, mode: f.mode & 0o777 } : f));
 const because = (f: Finding) => f.because.join('\n');
+
+const NO_SYS_RESOURCE = ALL_CAPS & ~capSetFromNames(['CAP_SYS_RESOURCE']);
+/** Rootful berth whose own bounding set lacks CAP_SYS_RESOURCE. */
+const rootNoSysResource = { uid: 0, gid: 0, rootless: false, subuids: [], subgids: [], bounding: NO_SYS_RESOURCE };
 
 const host1001 = { uid: 1001, gid: 1001, userName: 'tester', rootless: true, subuids: [{ start: 100000, count: 65536 }], subgids: [{ start: 100000, count: 65536 }] };
 
@@ -341,6 +346,88 @@ const TABLE: Record<string, { positive: Case[]; negative: Case[] }> = {
   SETUID_FILES: {
     positive: [{ name: 'setuid passwd', input: { image: deb() }, check: (f) => assert.match(because(f), /\/usr\/bin\/passwd: mode 4755 owned by 0:0 \(setuid root\)/) }],
     negative: [{ name: 'no set-ID files', input: { image: image(noSetid(debianFiles()), DEBIAN_CONFIG) } }],
+  },
+  PROCESS_ID_NOT_MAPPED: {
+    positive: [
+      {
+        name: 'rootless --user 70000 above the namespace (0 -> user, 1..65536 -> subordinate IDs)',
+        input: { image: deb(), run: { user: '70000' }, host: host1001 },
+        check: (f, r) => {
+          assert.equal(f.severity, 'error');
+          assert.equal(f.subject, 'uid 70000');
+          assert.match(because(f), /maps uids 0 -> 1001, 1\.\.65536 -> 100000\.\.165535/);
+          assert.match(because(f), /the process uid 70000 is not mapped/);
+          assert.match(f.fix, /a uid below 65537/);
+          assert.match(f.fix, /subordinate IDs/);
+          assert.equal(r.exec.reached, false);
+          assert.match(r.provenance.exec ?? '', /PROCESS_ID_NOT_MAPPED/);
+        },
+      },
+      {
+        name: 'rootless --user 1000:1000680000: the gid only',
+        input: { image: deb(), run: { user: '1000:1000680000' }, host: host1001 },
+        check: (f) => {
+          assert.equal(f.subject, 'gid 1000680000');
+          assert.match(because(f), /the process gid 1000680000 is not mapped/);
+        },
+      },
+      {
+        name: 'rootless --group-add 70000: a supplementary gid',
+        input: { image: deb(), run: { user: 'foo', groupAdd: ['70000'] }, host: host1001 },
+        check: (f) => {
+          assert.equal(f.subject, 'gid 70000');
+          assert.match(because(f), /the process additional gid 70000 is not mapped/);
+        },
+      },
+      {
+        name: '--subuid-range with 1000 IDs (container IDs 0..1000) and --user 1001:1001',
+        input: { image: deb(), run: { user: '1001:1001', subuidRange: { start: 100000, count: 1000 } } },
+        check: (f) => assert.equal(f.subject, 'uid 1001, gid 1001'),
+      },
+    ],
+    negative: [
+      { name: 'rootless --user 65536: the last mapped uid', input: { image: deb(), run: { user: '65536:65536' }, host: host1001 }, check: (_f, r) => assert.equal(r.exec.reached, true) },
+      { name: 'rootful berth --user 70000: no user namespace', input: { image: deb(), run: { user: '70000' } }, check: (_f, r) => assert.equal(r.exec.reached, true) },
+    ],
+  },
+  CAP_NOT_IN_HOST_BOUNDING: {
+    positive: [
+      {
+        name: 'rootful --cap-add SYS_RESOURCE, berth\'s bounding set lacks it',
+        input: { image: deb(), run: { capAdd: ['SYS_RESOURCE'] }, host: rootNoSysResource },
+        check: (f, r) => {
+          assert.equal(f.severity, 'error');
+          assert.equal(f.subject, 'CAP_SYS_RESOURCE');
+          assert.match(because(f), /lacks CAP_SYS_RESOURCE/);
+          assert.match(f.fix, /leave out --cap-add CAP_SYS_RESOURCE/);
+          assert.equal(r.exec.reached, false);
+        },
+      },
+      { name: 'rootful --cap-add ALL --cap-add sys_resource', input: { image: deb(), run: { capAdd: ['ALL', 'sys_resource'] }, host: rootNoSysResource } },
+    ],
+    negative: [
+      {
+        name: 'rootful --cap-add ALL: every capability berth holds',
+        input: { image: deb(), run: { capAdd: ['ALL'] }, host: rootNoSysResource },
+        check: (_f, r) => {
+          assert.ok(!r.process.capabilities.bounding.includes('CAP_SYS_RESOURCE'));
+          assert.ok(r.process.capabilities.bounding.includes('CAP_SYS_ADMIN'));
+          assert.equal(r.exec.reached, true);
+          assert.match(r.provenance['process.capabilities'] ?? '', /lacks CAP_SYS_RESOURCE/);
+        },
+      },
+      {
+        name: 'rootless --cap-add SYS_RESOURCE: the user namespace has a full bounding set',
+        input: { image: deb(), run: { capAdd: ['SYS_RESOURCE'] }, host: { ...host1001, bounding: NO_SYS_RESOURCE } },
+        check: (_f, r) => assert.ok(r.process.capabilities.bounding.includes('CAP_SYS_RESOURCE')),
+      },
+      { name: 'rootful --cap-add NET_ADMIN, which it holds', input: { image: deb(), run: { capAdd: ['NET_ADMIN'] }, host: rootNoSysResource } },
+      {
+        name: 'docker profile: berth\'s own bounding set is not applied',
+        input: { image: deb(), profile: 'docker', run: { capAdd: ['SYS_RESOURCE'] }, host: rootNoSysResource },
+        check: (_f, r) => assert.ok(r.process.capabilities.bounding.includes('CAP_SYS_RESOURCE')),
+      },
+    ],
   },
   IDS_OUTSIDE_MAPPING: {
     positive: [

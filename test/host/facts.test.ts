@@ -42,6 +42,7 @@ describe('readHostFacts as root', { skip: isRoot ? false : 'needs root (the root
     const f = await readHostFacts();
     assert.equal(f.noNewPrivs, false);
     assert.equal(f.capEff, sh('grep CapEff /proc/self/status | cut -f2'));
+    assert.equal(f.capBnd, sh('grep CapBnd /proc/self/status | cut -f2'));
   });
   test('rlimits match `ulimit` (the hard limit a runtime must stay under)', async () => {
     const f = await readHostFacts();

@@ -7,7 +7,7 @@
 import type { Finding, Severity } from '../../errors/index.js';
 import type { BerthError } from '../../errors/index.js';
 import { isBerthError } from '../../errors/index.js';
-import { capSetToNames } from '../../caps/set.js';
+import { ALL_CAPS, capSetToNames } from '../../caps/set.js';
 import { fileCapsToText } from '../../caps/text.js';
 import type { FileCaps } from '../../caps/filecaps.js';
 import type { ExecResult } from '../../caps/process.js';
@@ -323,7 +323,36 @@ export const execFileCapsInvalid: Rule = {
   },
 };
 
+/**
+ * --cap-add names a capability the bounding set of berth's own process lacks. A process can only
+ * drop from its bounding set (PR_CAPBSET_DROP, capabilities(7)), so runc's capset fails ("unable
+ * to apply caps: operation not permitted"); berth refuses the run first (E_CAP_NOT_IN_HOST_BOUNDING).
+ */
+export const capNotInHostBounding: Rule = {
+  code: 'CAP_NOT_IN_HOST_BOUNDING',
+  check(f) {
+    const host = f.caps.host;
+    if (!host || host.missing.length === 0) return [];
+    const lacks = capSetToNames(ALL_CAPS & ~host.bounding);
+    return [
+      finding(
+        'CAP_NOT_IN_HOST_BOUNDING',
+        'error',
+        host.missing.join(', '),
+        `the container does not start: --cap-add ${host.missing.join(', ')}, which the bounding set of the process running berth lacks`,
+        [
+          `--cap-add ${f.run.capAdd?.join(', ') ?? ''}`,
+          `berth runs rootful here; its bounding set (CapBnd in /proc/self/status) lacks ${lacks.join(', ')}`,
+          'a process can only drop capabilities from its bounding set (PR_CAPBSET_DROP; capabilities(7)), so no container it starts can hold them; runc fails with "unable to apply caps: operation not permitted"',
+        ],
+        `leave out --cap-add ${host.missing.join(', ')}, or run berth from a process whose bounding set holds it (e.g. a root shell not started with it dropped, or berth rootless, whose user namespace has a full bounding set)`,
+      ),
+    ];
+  },
+};
+
 export const EXEC_RULES: readonly Rule[] = [
+  capNotInHostBounding,
   noCommand,
   entrypointNotFound,
   entrypointNotExecutable,

@@ -6,7 +6,8 @@
 import { isBerthError, type Finding } from '../../errors/index.js';
 import { parseCapName } from '../../caps/set.js';
 import { resolveIdentity } from '../../identity/resolve.js';
-import type { Facts } from '../facts.js';
+import { mapText, type Facts } from '../facts.js';
+import { namespaceSize } from '../../idmap/rootless.js';
 import { finding, plural, userSpecSource, type Rule } from './common.js';
 
 function dbSummary(f: Facts, which: 'passwd' | 'group'): string {
@@ -306,10 +307,43 @@ export const restrictedV2Violation: Rule = {
   },
 };
 
+/**
+ * The process's uid, gid or a supplementary gid outside the container's user namespace: the
+ * runtime cannot set it (setresuid/setgroups fail with EINVAL, user_namespaces(7)), and berth's
+ * spec check refuses the run first (E_SPEC_UNMAPPED_ID).
+ */
+export const processIdNotMapped: Rule = {
+  code: 'PROCESS_ID_NOT_MAPPED',
+  check(f) {
+    const ids = f.unmappedIds;
+    if (ids.length === 0) return [];
+    const ns = f.userns;
+    const { spec, from } = userSpecSource(f);
+    const because: string[] = [spec === '' ? `the user comes from ${from}` : `the user spec is "${spec}" (${from})`];
+    if (ns.container.userns) {
+      because.push(`--userns ${ns.container.mode} maps container uids ${mapText(ns.container.uidMap)} and gids ${mapText(ns.container.gidMap)}`);
+    } else if (ns.rootless) {
+      because.push(
+        `rootless: the user namespace maps uids ${mapText(ns.uidNamespace)} and gids ${mapText(ns.gidNamespace)} (the user's own ID plus the subordinate IDs), so container uids 0..${namespaceSize(ns.uidNamespace) - 1} and gids 0..${namespaceSize(ns.gidNamespace) - 1} exist`,
+      );
+    }
+    for (const a of ns.assumed) because.push(`assumed: ${a}`);
+    for (const x of ids) because.push(`the process ${x.role} ${x.id} is not mapped in that namespace`);
+    because.push('the runtime cannot set an ID its user namespace does not map (setresuid and setgroups fail with EINVAL; user_namespaces(7))');
+    const subject = ids.map((x) => `${x.kind} ${x.id}`).join(', ');
+    const kinds = [...new Set(ids.map((x) => x.kind))];
+    const fix = ns.container.userns
+      ? `use ${kinds.map((k) => `a ${k}`).join(' and ')} inside the container's map, or widen the map (--userns, --uidmap, --gidmap)`
+      : `use ${kinds.map((k) => `a ${k} below ${namespaceSize(k === 'uid' ? ns.uidNamespace : ns.gidNamespace)}`).join(' and ')} (the namespace size), or delegate more subordinate IDs in /etc/subuid and /etc/subgid (e.g. sudo usermod --add-subuids START-END --add-subgids START-END USER)`;
+    return [finding('PROCESS_ID_NOT_MAPPED', 'error', subject, `the container does not start: its ${subject} ${ids.length === 1 ? 'is' : 'are'} not mapped in the user namespace`, because, fix)];
+  },
+};
+
 export const IDENTITY_RULES: readonly Rule[] = [
   userNotFound,
   groupNotFound,
   userInvalid,
+  processIdNotMapped,
   nonNumericUserRunAsNonRoot,
   runAsNonRootViolated,
   runsAsRoot,
