@@ -16,12 +16,17 @@ export interface CommitInput {
   config: ImageConfig;
 }
 
-/** Stores layer metadata, then config and manifest, then points the reference at the manifest. */
-export async function commitImage(store: Store, input: CommitInput): Promise<{ manifestDigest: string; configDigest: string }> {
-  for (const l of input.layers) {
+/** Stores each layer's file index and owner ID sets (before the image is named: gc keeps them leased). */
+export async function putLayerMetadata(store: Store, layers: CommitInput['layers']): Promise<void> {
+  for (const l of layers) {
     await store.putLayerIndex(l.diffId, l.index);
     await store.putLayerIds(l.diffId, { uids: l.uids, gids: l.gids });
   }
+}
+
+/** Stores layer metadata, then config and manifest, then points the reference at the manifest. */
+export async function commitImage(store: Store, input: CommitInput): Promise<{ manifestDigest: string; configDigest: string }> {
+  await putLayerMetadata(store, input.layers);
   const configBytes = Buffer.from(JSON.stringify(input.config));
   const configDesc = await store.putBlob(configBytes);
   const manifest: Manifest = {

@@ -47,37 +47,74 @@ async function* hashTap(src: AsyncIterable<Buffer>, hash: ReturnType<typeof crea
   }
 }
 
+/**
+ * What berth records about every layer it stores, gathered while the entries stream past: the file
+ * index (with the bodies of the few identity files it captures) and the sets of owner IDs.
+ */
+class LayerFacts {
+  private readonly builder = new FileIndexBuilder();
+  private readonly uids = new Set<number>();
+  private readonly gids = new Set<number>();
+  entries = 0;
+
+  /** Records the header; returns a sink for the body when the index captures it, else null. */
+  add(header: TarHeader): Buffer[] | null {
+    this.entries++;
+    this.builder.add(header);
+    this.uids.add(header.uid);
+    this.gids.add(header.gid);
+    return this.builder.wantsBody(header) ? [] : null;
+  }
+
+  addBody(header: TarHeader, parts: Buffer[]): void {
+    this.builder.addBody(header.path, Buffer.concat(parts));
+  }
+
+  finish(): { index: FileIndex; uids: number[]; gids: number[] } {
+    return {
+      index: this.builder.finish(),
+      uids: [...this.uids].sort((a, b) => a - b),
+      gids: [...this.gids].sort((a, b) => a - b),
+    };
+  }
+}
+
 /** Writes one layer (gzip, OCI media type) into the store from a stream of entries. */
 export async function writeLayer(store: Store, entries: AsyncIterable<InEntry> | Iterable<InEntry>, opts: { gzipLevel?: number } = {}): Promise<WrittenLayer> {
-  const builder = new FileIndexBuilder();
-  const uids = new Set<number>();
-  const gids = new Set<number>();
-  let count = 0;
+  const facts = new LayerFacts();
   async function* observed(): AsyncGenerator<InEntry> {
     for await (const e of entries as AsyncIterable<InEntry>) {
-      count++;
-      builder.add(e.header);
-      uids.add(e.header.uid);
-      gids.add(e.header.gid);
-      const want = builder.wantsBody(e.header);
-      const captured: Buffer[] | null = want ? [] : null;
+      const captured = facts.add(e.header);
       yield { header: e.header, body: tapBody(e.body, captured) };
-      if (captured) builder.addBody(e.header.path, Buffer.concat(captured));
+      // The encoder has read the whole body before it asks for the next entry.
+      if (captured) facts.addBody(e.header, captured);
     }
   }
   const diffHash = createHash('sha256');
   const tarBytes = { n: 0 };
   const gz = compressGzip(hashTap(encodeTar(observed()), diffHash, tarBytes), { level: opts.gzipLevel });
   const blob = await store.putBlob(gz);
-  const diffId = `sha256:${diffHash.digest('hex')}`;
   return {
     descriptor: { mediaType: MEDIA_TYPES.ociLayerGzip, digest: blob.digest, size: blob.size },
-    diffId,
-    index: builder.finish(),
-    uids: [...uids].sort((a, b) => a - b),
-    gids: [...gids].sort((a, b) => a - b),
-    entries: count,
+    diffId: `sha256:${diffHash.digest('hex')}`,
+    ...facts.finish(),
+    entries: facts.entries,
   };
+}
+
+/** Reads a stored layer blob once (any compression): its diffID, file index and owner ID sets. */
+export async function indexStoredLayer(store: Store, desc: Descriptor, opts: { onWarning?: WarningSink } = {}): Promise<WrittenLayer> {
+  const diffHash = createHash('sha256');
+  const tarBytes = { n: 0 };
+  const facts = new LayerFacts();
+  for await (const e of decodeTar(hashTap(decompress(store.openBlob(desc.digest)), diffHash, tarBytes), { onWarning: opts.onWarning })) {
+    const captured = facts.add(e.header);
+    if (captured) {
+      for await (const c of e.body) captured.push(c);
+      facts.addBody(e.header, captured);
+    }
+  }
+  return { descriptor: desc, diffId: `sha256:${diffHash.digest('hex')}`, ...facts.finish(), entries: facts.entries };
 }
 
 /** Streams the entries of a stored layer blob, verifying its digest and bounding decompression. */

@@ -7,19 +7,17 @@
  * Blobs a failed load leaves behind are unreferenced and removed by `berth gc`.
  */
 import { createReadStream } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { BerthError, ignoreWarnings, type WarningSink } from '../errors/index.js';
 import { decodeTar } from '../layer/tar/index.js';
 import { decompress } from '../layer/compress.js';
-import { FileIndexBuilder } from '../layer/fileindex.js';
 import { MEDIA_TYPES, parseReference, type Descriptor, type ImageConfig, type Manifest, type Reference } from '../oci/index.js';
 import type { Store } from '../store/index.js';
 import { checkOptions, type StoreOptions } from './options.js';
 import { openStore } from './store.js';
 import { withContext } from './context.js';
-import { commitImage, hostPlatform } from './image.js';
-import type { WrittenLayer } from './layers.js';
+import { hostPlatform, putLayerMetadata } from './image.js';
+import { indexStoredLayer } from './layers.js';
 
 export interface LoadOptions extends StoreOptions {
   /** Archive path, '-' for stdin, or a readable stream. */
@@ -71,45 +69,10 @@ function memberName(p: string): string {
   return posix.normalize(`/${p}`).slice(1).replace(/\/$/, '');
 }
 
-/** Reads a layer blob once: diffID, file index and ID sets. */
-export async function indexStoredLayer(store: Store, desc: Descriptor, onWarning: WarningSink): Promise<Omit<WrittenLayer, 'entries'>> {
-  const hash = createHash('sha256');
-  async function* tapped(): AsyncGenerator<Buffer> {
-    for await (const c of decompress(store.openBlob(desc.digest))) {
-      hash.update(c);
-      yield c;
-    }
-  }
-  const builder = new FileIndexBuilder();
-  const uids = new Set<number>();
-  const gids = new Set<number>();
-  for await (const e of decodeTar(tapped(), { onWarning })) {
-    builder.add(e.header);
-    uids.add(e.header.uid);
-    gids.add(e.header.gid);
-    if (builder.wantsBody(e.header)) {
-      const parts: Buffer[] = [];
-      for await (const c of e.body) parts.push(c);
-      builder.addBody(e.header.path, Buffer.concat(parts));
-    }
-  }
-  return {
-    descriptor: desc,
-    diffId: `sha256:${hash.digest('hex')}`,
-    index: builder.finish(),
-    uids: [...uids].sort((a, b) => a - b),
-    gids: [...gids].sort((a, b) => a - b),
-  };
-}
-
-function pickManifest(store: Store, index: { manifests?: Descriptor[] }, what: string): Descriptor[] {
-  return (index.manifests ?? []).filter((d) => {
-    if (d.mediaType === MEDIA_TYPES.ociManifest || d.mediaType === MEDIA_TYPES.dockerManifest) return true;
-    if (d.mediaType === MEDIA_TYPES.ociIndex || d.mediaType === MEDIA_TYPES.dockerManifestList) return true;
-    void store;
-    void what;
-    return false;
-  });
+/** The index.json entries that are images (manifests, or indexes of per-platform manifests). */
+function imageEntries(index: { manifests?: Descriptor[] }): Descriptor[] {
+  const images = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest, MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList] as string[];
+  return (index.manifests ?? []).filter((d) => images.includes(d.mediaType));
 }
 
 async function resolveToManifest(store: Store, desc: Descriptor, depth = 0): Promise<Descriptor> {
@@ -187,7 +150,7 @@ async function loadChecked(o: LoadOptions): Promise<LoadResult> {
   if (meta.has('index.json')) {
     // OCI layout (oci-archive, or docker-archive from Docker Engine 25+).
     const index = parseJson<{ manifests?: (Descriptor & { annotations?: Record<string, string> })[] }>(meta.get('index.json'), 'index.json');
-    for (const top of pickManifest(store, index, inputName)) {
+    for (const top of imageEntries(index)) {
       const mdesc = await resolveToManifest(store, top);
       const manifest = parseJson<Manifest>(await store.readBlob(mdesc.digest, { maxSize: MAX_META }), `manifest ${mdesc.digest}`);
       const config = parseJson<ImageConfig>(await store.readBlob(manifest.config.digest, { maxSize: MAX_META }), `config ${manifest.config.digest}`);
@@ -225,7 +188,11 @@ async function loadChecked(o: LoadOptions): Promise<LoadResult> {
   return result;
 }
 
-/** Indexes the layers, checks diffIDs, and points the references at the manifest. */
+/**
+ * Indexes the layers, checks their diffIDs, stores their metadata, then points the references at
+ * the manifest: `existing` when the archive carried one (its digest is kept), else `manifest`
+ * stored now. An image without a name is kept by its digest so gc does not collect it.
+ */
 async function assemble(store: Store, manifest: Manifest, existing: Descriptor | undefined, config: ImageConfig, refs: Reference[], onWarning: WarningSink): Promise<LoadResult['images'][number]> {
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== manifest.layers.length) {
@@ -233,7 +200,7 @@ async function assemble(store: Store, manifest: Manifest, existing: Descriptor |
   }
   const layers = [];
   for (let i = 0; i < manifest.layers.length; i++) {
-    const l = await indexStoredLayer(store, manifest.layers[i], onWarning);
+    const l = await indexStoredLayer(store, manifest.layers[i], { onWarning });
     if (l.diffId !== diffIds[i]) {
       throw new BerthError('E_LOAD_DIFFID_MISMATCH', `layer ${manifest.layers[i].digest}: uncompressed content is ${l.diffId} but the config says ${diffIds[i]}`, {
         hint: 'the archive is corrupt or was modified; export it again',
@@ -241,35 +208,13 @@ async function assemble(store: Store, manifest: Manifest, existing: Descriptor |
     }
     layers.push(l);
   }
-  let digest: string;
-  let id = manifest.config.digest;
-  if (existing) {
-    for (const l of layers) {
-      await store.putLayerIndex(l.diffId, l.index);
-      await store.putLayerIds(l.diffId, { uids: l.uids, gids: l.gids });
-    }
-    for (const r of refs) await store.setRef(r, { mediaType: existing.mediaType, digest: existing.digest, size: existing.size });
-    digest = existing.digest;
-  } else {
-    const c = await commitImageWithConfig(store, manifest, layers);
-    digest = c;
-    for (const r of refs) await store.setRef(r, { mediaType: MEDIA_TYPES.ociManifest, digest, size: Buffer.byteLength(JSON.stringify(manifest)) });
-    id = manifest.config.digest;
+  await putLayerMetadata(store, layers);
+  let target = existing;
+  if (!target) {
+    const put = await store.putBlob(Buffer.from(JSON.stringify(manifest)));
+    target = { mediaType: MEDIA_TYPES.ociManifest, digest: put.digest, size: put.size };
   }
-  if (refs.length === 0) {
-    // An unnamed image is kept by its digest so gc does not collect it.
-    await store.setRef(undefined, { mediaType: existing?.mediaType ?? MEDIA_TYPES.ociManifest, digest, size: existing?.size ?? Buffer.byteLength(JSON.stringify(manifest)) });
-  }
-  return { references: refs.map((r) => r.toString()), id, digest };
+  const desc: Descriptor = { mediaType: target.mediaType, digest: target.digest, size: target.size };
+  for (const r of refs.length > 0 ? refs : [undefined]) await store.setRef(r, desc);
+  return { references: refs.map((r) => r.toString()), id: manifest.config.digest, digest: desc.digest };
 }
-
-async function commitImageWithConfig(store: Store, manifest: Manifest, layers: Omit<WrittenLayer, 'entries'>[]): Promise<string> {
-  for (const l of layers) {
-    await store.putLayerIndex(l.diffId, l.index);
-    await store.putLayerIds(l.diffId, { uids: l.uids, gids: l.gids });
-  }
-  const put = await store.putBlob(Buffer.from(JSON.stringify(manifest)));
-  return put.digest;
-}
-
-export { commitImage };
