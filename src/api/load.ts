@@ -6,6 +6,7 @@
  * then the images are assembled and each layer is indexed (its diffID checked against the config).
  * Blobs a failed load leaves behind are unreferenced and removed by `berth gc`.
  */
+import { stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
 import { BerthError, ignoreWarnings, type WarningSink } from '../errors/index.js';
@@ -104,7 +105,6 @@ async function loadChecked(o: LoadOptions): Promise<LoadResult> {
         : createReadStream(o.input, { highWaterMark: 1 << 20 }).on('error', () => {})
       : (o.input as AsyncIterable<Buffer>);
   if (typeof o.input === 'string' && o.input !== '-') {
-    const { stat } = await import('node:fs/promises');
     await stat(o.input).catch((e: NodeJS.ErrnoException) => {
       throw new BerthError('E_LOAD_INPUT', `${e.code === 'ENOENT' ? 'no such file' : e.message}`, { hint: 'give the archive written by `docker save`, `podman save` or `berth save`' });
     });

@@ -112,6 +112,12 @@ export interface RunOptions extends StoreOptions {
   stopTimeoutMs?: number;
   /** Environment consulted for `-e NAME` without a value; default process.env. */
   callerEnv?: Record<string, string | undefined>;
+  /**
+   * Rootless: keep the intermediate user namespace for the life of this process and join it on
+   * later runs (one `nsenter` instead of `unshare` + `newuidmap` + `newgidmap`). Default true; the
+   * CLI, which runs one container per process, passes false.
+   */
+  shareUserNamespace?: boolean;
 }
 
 export interface RunResult {
@@ -129,7 +135,7 @@ export interface RunResult {
 const KEYS = [
   'root', 'onWarning', 'image', 'cmd', 'entrypoint', 'name', 'rm', 'user', 'groupAdd', 'capAdd', 'capDrop', 'workdir', 'env', 'envFile',
   'volumes', 'readOnly', 'network', 'sysctls', 'securityOpt', 'noNewPrivileges', 'userns', 'uidmap', 'gidmap', 'interactive', 'tty', 'hostname',
-  'runtime', 'stdio', 'input', 'forwardSignals', 'signal', 'stopTimeoutMs', 'callerEnv',
+  'runtime', 'stdio', 'input', 'forwardSignals', 'signal', 'stopTimeoutMs', 'callerEnv', 'shareUserNamespace',
 ] as const;
 
 function invalid(name: string, reason: string, hint: string): BerthError {
@@ -194,6 +200,7 @@ export interface NormalisedRun {
   signal?: AbortSignal;
   stopTimeoutMs: number;
   callerEnv: Record<string, string | undefined>;
+  shareUserNamespace: boolean;
 }
 
 /** Normalises run() options once: unknown keys, wrong types and contradictory pairs are refused, naming the option. */
@@ -274,6 +281,7 @@ export function normaliseRunOptions(options: RunOptions): NormalisedRun & { root
     ...(o.signal !== undefined ? { signal: o.signal as AbortSignal } : {}),
     stopTimeoutMs,
     callerEnv,
+    shareUserNamespace: optBool(o, 'shareUserNamespace') ?? true,
   };
 }
 
@@ -521,7 +529,8 @@ export function buildRunSpec(r: ResolvedRun, containerId: string, rootfsPath: st
     hostRlimits: r.facts.rlimits,
     rootfsPath,
   };
-  const built = buildSpec(inputs);
+  // run shows no provenance; buildSpec with the same inputs and provenance is what explains a field.
+  const built = buildSpec(inputs, undefined, { provenance: false });
   validateSpec(built.spec, {
     uidMap: r.ns.uidMap,
     gidMap: r.ns.gidMap,
@@ -575,6 +584,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
           return b.spec;
         },
         stdio: toRunStdio(o),
+        shareUserNamespace: o.shareUserNamespace,
         onWarning,
       });
     } finally {

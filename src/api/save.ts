@@ -6,6 +6,7 @@
  * uncompressed tars (so the legacy `manifest.json` works with every `docker load`), plus
  * `manifest.json` and `repositories`. The image ID (config digest) is unchanged.
  */
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -101,7 +102,6 @@ export async function saveImages(options: SaveOptions): Promise<{ format: Archiv
       }
       manifest = { schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, config: img.manifest.config, layers };
       const mbytes = Buffer.from(JSON.stringify(manifest));
-      const { createHash } = await import('node:crypto');
       const digest = `sha256:${createHash('sha256').update(mbytes).digest('hex')}`;
       mdesc = { mediaType: MEDIA_TYPES.ociManifest, digest, size: mbytes.length };
       if (!written.has(digest)) {

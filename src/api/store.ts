@@ -48,12 +48,24 @@ export async function loadImageFacts(store: Store, ref: string): Promise<ImageFa
  * result, so the view is kept beside the top layer's metadata, keyed by the chain ID (it depends on
  * every layer below); gc removes it with that layer.
  */
+/**
+ * Views parsed in this process, by cache file. A chain ID names one layer stack and its view never
+ * changes, so a long-running process (many run() calls) parses each once. Bounded: the oldest goes.
+ */
+const parsedViews = new Map<string, ImageFileView>();
+const PARSED_VIEWS_MAX = 16;
+
 async function loadView(store: Store, ref: string, diffIds: string[]): Promise<ImageFileView> {
   if (diffIds.length === 0) return mergeFileIndexes([]);
   const dir = store.layerPath(diffIds[diffIds.length - 1]);
   const cache = join(dir, `view-${chainId(diffIds).split(':')[1]}.json`);
+  const known = parsedViews.get(cache);
+  if (known) return known;
   try {
-    return parseView(await readFile(cache), cache);
+    const view = parseView(await readFile(cache), cache);
+    if (parsedViews.size >= PARSED_VIEWS_MAX) parsedViews.delete(parsedViews.keys().next().value!);
+    parsedViews.set(cache, view);
+    return view;
   } catch (e) {
     // Missing (first use) or damaged: merge again below and rewrite it.
     if (errnoOf(e) !== 'ENOENT' && !isBerthError(e)) throw e;

@@ -25,8 +25,14 @@ export function createContext(opts: { root?: string; quiet?: boolean }): CliCont
   };
   return {
     root: opts.root,
-    stdout: process.stdout,
-    stderr: process.stderr,
+    // Getters: creating process.stdout costs a few ms, and `berth run` hands the descriptors
+    // to the container without ever touching the streams.
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
     env: process.env,
     warn,
     out(text: string) {

@@ -108,6 +108,8 @@ export interface ReadHostFactsOptions {
   onWarning?: WarningSink;
   /** Environment to read PATH and OUTER_IDENTITY_ENV from; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Where nsswitch.conf is (whether a `subid:` source makes getsubids necessary); default /etc/nsswitch.conf. */
+  nsswitchPath?: string;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -178,9 +180,23 @@ interface SubidsRead {
 }
 
 /**
- * Subordinate ranges of the user. `getsubids` asks shadow itself, so it honours nsswitch
- * `subid:` (SSSD, LDAP) and shadow's own owner matching; it exits 1 with "Error fetching ranges"
- * when there are none. Without it, or when its output is not understood, the files are parsed.
+ * The subid source nsswitch.conf names, as shadow reads it (lib/nss.c): the first `subid:` line's
+ * first word; none (or `files`) means shadow reads /etc/subuid and /etc/subgid itself.
+ */
+export function nsswitchSubidSource(text: string): string | undefined {
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*/, '').trim();
+    const m = /^subid\s*:\s*(\S+)/.exec(line);
+    if (m) return m[1] === 'files' ? undefined : m[1];
+  }
+  return undefined;
+}
+
+/**
+ * Subordinate ranges of the user. With a `subid:` source in nsswitch.conf (SSSD, LDAP) only
+ * shadow knows them, so `getsubids` is asked; it exits 1 with "Error fetching ranges" when there
+ * are none. Otherwise shadow itself reads the files, and so does berth (two children fewer on
+ * every rootless start); also when getsubids is missing or its output is not understood.
  */
 async function readSubids(
   user: string | undefined,
@@ -188,8 +204,10 @@ async function readSubids(
   getsubids: ToolInfo | undefined,
   env: NodeJS.ProcessEnv,
   warn: WarningSink,
+  nsswitchPath: string,
 ): Promise<SubidsRead> {
-  if (getsubids && user !== undefined) {
+  const nss = await readFile(nsswitchPath, 'utf8').catch(() => '');
+  if (getsubids && user !== undefined && nsswitchSubidSource(nss) !== undefined) {
     const [u, g] = await Promise.all([run(getsubids.path, [user], env), run(getsubids.path, ['-g', user], env)]);
     const interpret = (r: ExecResult, flag: string): SubidRange[] | undefined => {
       if (r.code === 0) {
@@ -273,7 +291,7 @@ export async function readHostFacts(opts: ReadHostFactsOptions = {}): Promise<Ho
   let subgids: SubidRange[] = [];
   let subidSource: HostFacts['subidSource'];
   if (mode === 'rootless') {
-    const s = await readSubids(userName, uid, tools.getsubids, env, warn);
+    const s = await readSubids(userName, uid, tools.getsubids, env, warn, opts.nsswitchPath ?? '/etc/nsswitch.conf');
     subuids = s.subuids;
     subgids = s.subgids;
     subidSource = s.source;

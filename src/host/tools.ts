@@ -71,7 +71,7 @@ let getxattrFn: GetXattr | undefined;
  */
 async function readFileCapability(path: string): Promise<Uint8Array | undefined> {
   if (!getxattrFn) {
-    const koffi = (await import('koffi')).default;
+    const { koffi } = await import('../sys/koffi.js');
     const lib = koffi.load('libc.so.6');
     getxattrFn = lib.func('long getxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)') as GetXattr;
   }

@@ -15,7 +15,7 @@
  */
 import { closeSync, openSync, constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import koffi from 'koffi';
+import { koffi } from './koffi.js';
 import { BerthError } from '../errors/index.js';
 
 export const LOCK_SH = 1;

@@ -5,7 +5,8 @@
  * Variadic C functions (openat, syscall) are declared variadic: passing a fixed prototype for
  * them happens to work on x86_64 and aarch64 Linux, but it is not the ABI.
  */
-import koffi, { type LibraryHandle } from 'koffi';
+import type { LibraryHandle } from 'koffi';
+import { koffi } from './koffi.js';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import { BerthError } from '../errors/index.js';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 /** The bundled CLI, what the package's `berth` bin runs. */
-export const CLI = join(REPO, 'dist/bundle/main.js');
+export const CLI = process.env.BERTH_TEST_CLI ?? join(REPO, 'dist/bundle/main.js');
 
 /** The unprivileged user the rootless tests run as (created by scripts/test.mjs). */
 export const TEST_USER = 'berthtest';

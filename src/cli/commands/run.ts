@@ -90,6 +90,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       ...(runtime !== undefined ? { runtime } : {}),
       stdio: 'inherit',
       forwardSignals: true,
+      // One container per process: a namespace kept for later runs would only cost a process.
+      shareUserNamespace: false,
       callerEnv: ctx.env,
     });
     return r.exitCode;

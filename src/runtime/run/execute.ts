@@ -12,7 +12,7 @@
  * A berth killed at any point leaves a record whose owner is dead; the next command reaps it.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -58,6 +58,15 @@ export interface ExecuteInput {
   /** Builds config.json for the container ID, with root.path as given. */
   buildSpec(id: string, rootfsPath: string): RuntimeSpec;
   stdio: RunStdio;
+  /** Rootless: run in this process's shared user namespace (runner.ts). */
+  shareUserNamespace?: boolean;
+  /**
+   * A build step: `lowers` are more overlay lower directories (absolute, topmost first) stacked
+   * over the cached image rootfs (the layers earlier steps wrote), and the overlay upper directory
+   * (what this step changed) is moved to `keepUpper` after the process exits, before cleanup.
+   * Needs overlayfs.
+   */
+  step?: { lowers: readonly string[]; keepUpper: string };
   onWarning: WarningSink;
 }
 
@@ -305,6 +314,11 @@ export async function executeContainer(input: ExecuteInput): Promise<ExecuteResu
     onWarning: input.onWarning,
   });
   const method = await rootfsMethod(input.facts, input.namespace.rootless);
+  if (method === 'copy' && input.step) {
+    throw new BerthError('E_BUILD_NO_OVERLAY', `build: overlayfs is not available ${input.namespace.rootless ? 'in a user namespace on this kernel (Linux >= 5.11 needed)' : 'on this kernel'}`, {
+      hint: input.namespace.rootless ? 'build as root, or on Linux 5.11 or later' : 'load the overlay module (modprobe overlay)',
+    });
+  }
   if (method === 'copy') {
     input.onWarning({
       code: 'W_RUN_NO_OVERLAY',
@@ -339,7 +353,11 @@ export async function executeContainer(input: ExecuteInput): Promise<ExecuteResu
 
     const argv = payloadArgv({
       containerDir: dir,
-      lower: relative(dir, cached.rootfs),
+      // Relative paths keep the mount options short (one page at most).
+      lower: [...(input.step?.lowers ?? []), cached.rootfs].map((l) => relative(dir, l)).join(':'),
+      // In a user namespace overlay keeps its whiteout and opaque markers in user.overlay.* (the
+      // trusted.* namespace is not writable there); a build step's upper directory is read back.
+      ...(input.namespace.rootless || input.facts.mode === 'in-userns' ? { overlayOptions: ['userxattr'] } : {}),
       target: rootfsPath,
       upper: BUNDLE.upper,
       work: BUNDLE.work,
@@ -350,7 +368,7 @@ export async function executeContainer(input: ExecuteInput): Promise<ExecuteResu
     const payload = await startPayload({
       facts: input.facts,
       argv,
-      ...(rootless ? { rootless } : {}),
+      ...(rootless ? { rootless, shareUserNamespace: input.shareUserNamespace === true } : {}),
       stdio: plan.targets,
       env: { PATH: PAYLOAD_PATH },
       cwd: dir,
@@ -366,6 +384,7 @@ export async function executeContainer(input: ExecuteInput): Promise<ExecuteResu
     const exitCode = st.code ?? 128 + (st.signal ? signalNumber(st.signal) : 0);
 
     const failure = await runtimeFailure(dir, exitCode, input.image.spec, input.runtime);
+    if (input.step && !failure) await rename(join(dir, BUNDLE.upper), input.step.keepUpper);
     finished = true;
     try {
       await finish(cleanup, { ...rec, ...(externalRootfs !== undefined ? { externalRootfs } : {}) }, failure ? undefined : exitCode);

@@ -19,7 +19,10 @@ export type RootfsMethod = 'overlay' | 'copy';
 export interface PayloadInput {
   /** Absolute path of the container directory; the shell starts there. */
   containerDir: string;
-  /** The cached image rootfs, relative to containerDir (overlay lowerdir, or the copy's source). */
+  /**
+   * The cached image rootfs, relative to containerDir (overlay lowerdir, or the copy's source).
+   * Overlay only: several directories joined with ':', topmost first (a build step's lower layers).
+   */
   lower: string;
   /** Where the rootfs is mounted: `rootfs` (relative) or an absolute mount point. */
   target: string;
@@ -27,21 +30,24 @@ export interface PayloadInput {
   upper: string;
   work: string;
   method: RootfsMethod;
+  /** Overlay only: more mount options, e.g. `userxattr` (a mount in a user namespace). */
+  overlayOptions?: readonly string[];
   /** The runtime binary and its arguments, e.g. [/usr/sbin/runc, --root, R, run, --bundle, ., ID]. */
   runtime: readonly string[];
 }
 
 const SCRIPT_HEAD = 'cd "$1" || exit 125; ';
-const MOUNT_OVERLAY = 'mount -t overlay -o "lowerdir=$2,upperdir=$4,workdir=$5" berth-overlay "$3" || exit 125; ';
+const MOUNT_OVERLAY = 'mount -t overlay -o "lowerdir=$2,upperdir=$4,workdir=$5$6" berth-overlay "$3" || exit 125; ';
 // cp -a keeps owners, modes, times, links and xattrs (security.capability included) and never
 // follows symlinks inside the tree.
 const COPY_ROOTFS = 'cp -a "$2/." "$3/" || exit 125; ';
-const EXEC = 'shift 5; exec "$@"';
+const EXEC = 'shift 6; exec "$@"';
 
-/** argv for `sh -c SCRIPT berth-run DIR LOWER TARGET UPPER WORK RUNTIME...`. */
+/** argv for `sh -c SCRIPT berth-run DIR LOWER TARGET UPPER WORK OPTIONS RUNTIME...`. */
 export function payloadArgv(p: PayloadInput): string[] {
   const script = SCRIPT_HEAD + (p.method === 'overlay' ? MOUNT_OVERLAY : COPY_ROOTFS) + EXEC;
-  return ['/bin/sh', '-c', script, 'berth-run', p.containerDir, p.lower, p.target, p.upper, p.work, ...p.runtime];
+  const options = (p.overlayOptions ?? []).map((o) => `,${o}`).join('');
+  return ['/bin/sh', '-c', script, 'berth-run', p.containerDir, p.lower, p.target, p.upper, p.work, options, ...p.runtime];
 }
 
 /** The exit status the payload uses when it fails before the runtime runs (mount or copy). */

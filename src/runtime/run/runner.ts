@@ -17,7 +17,7 @@ import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../../errors/index.js';
 import type { HostFacts } from '../../host/index.js';
 import type { IdMap } from '../../idmap/index.js';
-import { spawnInUserNamespace, type ExitStatus, type StdioTarget } from '../userns/index.js';
+import { joinUserNamespace, sharedUserNamespace, spawnInUserNamespace, type ExitStatus, type StdioTarget, type UserNsChild } from '../userns/index.js';
 
 export interface StartPayloadOptions {
   facts: HostFacts;
@@ -25,6 +25,11 @@ export interface StartPayloadOptions {
   argv: readonly string[];
   /** Rootless: the intermediate maps to create the namespace with. */
   rootless?: { uidMap: IdMap; gidMap: IdMap };
+  /**
+   * Rootless: join this process's shared namespace with these maps (userns/shared.ts) instead of
+   * creating one for this payload alone; a new mount namespace is still created for it.
+   */
+  shareUserNamespace?: boolean;
   stdio: readonly [StdioTarget, StdioTarget, StdioTarget];
   env: NodeJS.ProcessEnv;
   cwd: string;
@@ -47,13 +52,26 @@ function toolPath(facts: HostFacts, name: 'unshare'): string {
 
 export async function startPayload(o: StartPayloadOptions): Promise<RunningPayload> {
   if (o.rootless) {
-    const child = await spawnInUserNamespace('setsid', [...o.argv], { uidMap: o.rootless.uidMap, gidMap: o.rootless.gidMap }, {
-      stdio: o.stdio,
-      env: o.env,
-      cwd: o.cwd,
-      extraUnshare: ['mount'],
-      facts: o.facts,
-    });
+    let child: UserNsChild;
+    if (o.shareUserNamespace) {
+      const holder = await sharedUserNamespace(o.rootless, o.facts);
+      // nsenter execs unshare, which execs setsid, which execs the payload: berth still holds the
+      // pid that becomes the runtime's.
+      child = await joinUserNamespace(holder.pid, toolPath(o.facts, 'unshare'), ['--mount', '--propagation', 'private', '--', 'setsid', ...o.argv], {
+        stdio: o.stdio,
+        env: o.env,
+        cwd: o.cwd,
+        facts: o.facts,
+      });
+    } else {
+      child = await spawnInUserNamespace('setsid', [...o.argv], { uidMap: o.rootless.uidMap, gidMap: o.rootless.gidMap }, {
+        stdio: o.stdio,
+        env: o.env,
+        cwd: o.cwd,
+        extraUnshare: ['mount'],
+        facts: o.facts,
+      });
+    }
     return {
       pid: child.pid,
       stdin: child.stdin,

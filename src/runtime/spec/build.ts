@@ -84,7 +84,16 @@ function canonical(value: unknown): unknown {
  * Builds config.json from the inputs by applying each transformer in order. Pure and synchronous.
  * Throws the first BerthError a transformer throws (bad flag values, refused sysctls, ...).
  */
-export function buildSpec(inputs: SpecInputs, pipeline: readonly SpecTransformer[]): BuildResult {
+export interface BuildOptions {
+  /**
+   * Record provenance (default true). Without it the same transformers run in the same order on
+   * the same draft and give the same spec; only the diff around each step is skipped (`berth run`
+   * does not show provenance, and the diff is most of the builder's time).
+   */
+  provenance?: boolean;
+}
+
+export function buildSpec(inputs: SpecInputs, pipeline: readonly SpecTransformer[], options: BuildOptions = {}): BuildResult {
   const names = new Set<string>();
   for (const t of pipeline) {
     if (names.has(t.name)) throw new Error(`buildSpec: transformer name "${t.name}" appears twice in the pipeline`);
@@ -93,11 +102,27 @@ export function buildSpec(inputs: SpecInputs, pipeline: readonly SpecTransformer
   const provenance = new Map<string, ProvenanceEntry>();
   const warnings: Warning[] = [];
   let draft = emptySpec();
-  for (const p of leaves(draft, '', new Map()).keys()) {
+  if (options.provenance === false) {
+    const ctx = {
+      source(): void {},
+      warn(w: Warning): void {
+        warnings.push(w);
+      },
+    };
+    for (const t of pipeline) {
+      t.apply(draft, inputs, ctx);
+      draft = cloneJson(draft);
+    }
+    return { spec: canonical(draft) as RuntimeSpec, provenance: {}, warnings };
+  }
+  let before = leaves(draft, '', new Map());
+  for (const p of before.keys()) {
     provenance.set(p, { transformer: 'skeleton', source: 'runtime-spec required member' });
   }
+  // Provenance entries finer than a leaf (a note below one); only these can sit under a changed
+  // leaf without being one themselves, so only these are scanned when a leaf changes.
+  const finer = new Set<string>();
   for (const t of pipeline) {
-    const before = leaves(draft, '', new Map());
     const notes = new Map<string, string>();
     const ctx = {
       source(ptr: string, source: string): void {
@@ -131,18 +156,33 @@ export function buildSpec(inputs: SpecInputs, pipeline: readonly SpecTransformer
     const owned = new Set<string>();
     for (const [p, v] of after) if (before.get(p) !== v) owned.add(p);
     for (const np of notes.keys()) {
+      if (after.has(np)) {
+        owned.add(np);
+        continue;
+      }
       for (const l of after.keys()) if (under(l, np) || under(np, l)) owned.add(l);
     }
-    const removed = [...before.keys()].filter((p) => !after.has(p));
-    for (const p of [...removed, ...owned]) {
-      for (const k of [...provenance.keys()]) if (under(k, p)) provenance.delete(k);
+    const dropped: string[] = [];
+    for (const p of before.keys()) if (!after.has(p)) dropped.push(p);
+    for (const p of [...dropped, ...owned]) {
+      provenance.delete(p);
+      for (const f of finer) {
+        if (under(f, p)) {
+          provenance.delete(f);
+          finer.delete(f);
+        }
+      }
     }
     for (const p of owned) {
       provenance.set(p, { transformer: t.name, source: sourceFor(p) });
       for (const [np, s] of notes) {
-        if (np !== p && under(np, p)) provenance.set(np, { transformer: t.name, source: s });
+        if (np !== p && under(np, p)) {
+          provenance.set(np, { transformer: t.name, source: s });
+          finer.add(np);
+        }
       }
     }
+    before = after;
   }
   const sorted: Provenance = {};
   for (const k of [...provenance.keys()].sort()) sorted[k] = provenance.get(k)!;

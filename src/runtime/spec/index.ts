@@ -8,19 +8,21 @@
  * user-namespace adjustments follow runc specconv.ToRootless and podman. docs/runtime-spec.md
  * lists every transformer, its inputs and its sources.
  */
-import { buildSpec as build } from './build.js';
+import { buildSpec as build, type BuildOptions } from './build.js';
 import { checkInputs } from './inputs.js';
 import { defaultPipeline } from './transformers.js';
 import type { BuildResult, SpecInputs, SpecTransformer } from './types.js';
+
+export type { BuildOptions };
 
 /**
  * Builds config.json from `inputs` with `pipeline` (default: berth's). Same inputs, same bytes
  * (serializeSpec). Throws BerthError on invalid inputs: E_SPEC_INPUT (unknown key, contradictory
  * or malformed member), then whatever a step refuses (E_SPEC_*, E_CAP_UNKNOWN).
  */
-export function buildSpec(inputs: SpecInputs, pipeline: readonly SpecTransformer[] = defaultPipeline): BuildResult {
+export function buildSpec(inputs: SpecInputs, pipeline: readonly SpecTransformer[] = defaultPipeline, options: BuildOptions = {}): BuildResult {
   checkInputs(inputs);
-  return build(inputs, pipeline);
+  return build(inputs, pipeline, options);
 }
 
 export { emptySpec, pointer, pointerToken, serializeSpec } from './build.js';

@@ -92,6 +92,8 @@ export interface UserNsChild extends EventEmitter {
   kill(signal?: NodeJS.Signals | number): boolean;
   /** Resolves once the process has exited and its piped streams are closed. Never rejects after start. */
   wait(): Promise<ExitStatus>;
+  /** Lets this process exit while the child (and its pipes) still run, like ChildProcess.unref(). */
+  unref(): void;
   on(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
@@ -129,6 +131,11 @@ class Child extends EventEmitter implements UserNsChild {
 
   wait(): Promise<ExitStatus> {
     return this.#done;
+  }
+
+  unref(): void {
+    this.#proc.unref();
+    for (const s of [this.stdin, this.stdout, this.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
   }
 }
 

@@ -22,4 +22,5 @@ export {
   rootlessMaps,
   type MapToolFailure,
 } from './preflight.js';
+export { sharedUserNamespace } from './shared.js';
 export { compareStoredMap, type StoredMaps } from '../../idmap/index.js';

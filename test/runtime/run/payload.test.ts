@@ -21,7 +21,7 @@ describe('payloadArgv', () => {
     assert.equal(argv[0], '/bin/sh');
     assert.equal(argv[1], '-c');
     assert.ok(!argv[2].includes('/st,o:re'), 'the store path must not appear in the script text');
-    assert.deepEqual(argv.slice(3), ['berth-run', '/st,o:re/berth/containers/ab', '../../rootfs/x/rootfs', 'rootfs', 'upper', 'work', '/usr/sbin/runc', '--root', '/st,o:re/berth/runc', 'run', '--bundle', '.', 'ab']);
+    assert.deepEqual(argv.slice(3), ['berth-run', '/st,o:re/berth/containers/ab', '../../rootfs/x/rootfs', 'rootfs', 'upper', 'work', '', '/usr/sbin/runc', '--root', '/st,o:re/berth/runc', 'run', '--bundle', '.', 'ab']);
     assert.match(argv[2], /mount -t overlay/);
   });
 

@@ -191,3 +191,21 @@ describe('checkInputs', () => {
     assert.match(errorOf(() => buildSpec({ ...inputs(), capsAdd: [] } as unknown as SpecInputs)).message, /unknown input "capsAdd"/);
   });
 });
+
+describe('buildSpec without provenance', () => {
+  const cases: [string, Partial<SpecInputs>][] = [
+    ['defaults', {}],
+    ['user, caps, sysctls, read-only', { identity: identityFor('foo'), capAdd: ['NET_ADMIN'], capDrop: ['CHOWN'], sysctls: ['net.ipv4.ping_group_range=1 0'], readOnly: true }],
+    ['rootless with a tty', { namespace: ROOTLESS, tty: true }],
+  ];
+  for (const [name, over] of cases) {
+    test(`${name}: the same spec and warnings as with provenance, and no provenance`, () => {
+      const withP = buildSpec(inputs(over));
+      const without = buildSpec(inputs(over), defaultPipeline, { provenance: false });
+      assert.equal(serializeSpec(without.spec), serializeSpec(withP.spec));
+      assert.deepEqual(without.warnings, withP.warnings);
+      assert.deepEqual(without.provenance, {});
+      assert.ok(Object.keys(withP.provenance).length > 10);
+    });
+  }
+});

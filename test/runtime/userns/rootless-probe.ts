@@ -1,8 +1,11 @@
 /**
  * Run as an unprivileged user by rootless.test.ts: exercises the rootless flow from a process that
  * really is rootless, and prints one JSON line with what happened. Never throws: errors are data.
- * Usage: node rootless-probe.js auto|facts|inner-facts|join|mount|single|stale-facts|undelegated
+ * Usage: node rootless-probe.js auto|facts|facts-nss|inner-facts|join|mount|single|stale-facts|undelegated
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { readHostFacts } from '../../../src/host/index.js';
 import { isBerthError } from '../../../src/errors/index.js';
 import { joinUserNamespace, spawnInUserNamespace, type UserNsChild } from '../../../src/runtime/userns/index.js';
@@ -22,6 +25,16 @@ async function main(mode: string): Promise<unknown> {
   switch (mode) {
     case 'facts':
       return { facts: await readHostFacts() };
+    case 'facts-nss': {
+      // nsswitch.conf naming a subid source (as with SSSD): only getsubids knows the ranges.
+      const dir = mkdtempSync(join(tmpdir(), 'berth-nss-'));
+      writeFileSync(join(dir, 'nsswitch.conf'), 'passwd: files\nsubid: sss\n');
+      try {
+        return { facts: await readHostFacts({ nsswitchPath: join(dir, 'nsswitch.conf') }) };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
     case 'auto': {
       const child = await spawnInUserNamespace('/bin/sh', ['-c', REPORT], 'auto', { stdio: ['ignore', 'pipe', 'pipe'] });
       return { pid: child.pid, uidMap: child.uidMap, gidMap: child.gidMap, ...(await output(child)) };

@@ -124,15 +124,19 @@ describe('rootless user namespace, end to end', { skip }, () => {
     assert.match(out, /CapEff:\s+0*1f+\n/);
   });
 
-  test('host facts of the rootless user come from getsubids, and from the files without it', () => {
-    const viaTool = runProbe(USER, 'facts');
+  test('host facts of the rootless user: the files when nsswitch names no subid source (as shadow does), getsubids when it names one', () => {
+    const plain = runProbe(USER, 'facts');
+    const p = plain.facts as { subidSource: string; subuids: unknown };
+    if (!/^\s*subid\s*:\s*(?!files)\S/m.test(readFileSync('/etc/nsswitch.conf', 'utf8'))) assert.equal(p.subidSource, 'files');
+    const viaTool = runProbe(USER, 'facts-nss');
     const f = viaTool.facts as { mode: string; userName: string; subuids: unknown; subgids: unknown; subidSource: string; uid: number };
     assert.equal(f.mode, 'rootless');
     assert.equal(f.userName, USER);
     assert.equal(f.uid, uid);
     assert.equal(f.subidSource, has('getsubids') ? 'getsubids' : 'files');
     if (exact) assert.deepEqual(f.subuids, [RANGE]);
-    const viaFiles = runProbe(USER, 'facts', { path: '/nonexistent' });
+    assert.deepEqual(p.subuids, f.subuids);
+    const viaFiles = runProbe(USER, 'facts-nss', { path: '/nonexistent' });
     const g = viaFiles.facts as typeof f;
     assert.equal(g.subidSource, 'files');
     assert.deepEqual(g.subuids, f.subuids);
@@ -145,7 +149,7 @@ describe('rootless user namespace, end to end', { skip }, () => {
       writeFileSync(join(dir, 'getsubids'), '#!/bin/sh\necho "ranges: plenty"\n');
       chmodSync(join(dir, 'getsubids'), 0o755);
       chmodSync(dir, 0o755);
-      const r = runProbe(USER, 'facts', { path: `${dir}:/usr/bin:/bin` });
+      const r = runProbe(USER, 'facts-nss', { path: `${dir}:/usr/bin:/bin` });
       const f = r.facts as { subidSource: string; subuids: unknown; warnings: { code: string; message: string }[] };
       assert.equal(f.subidSource, 'files');
       if (exact) assert.deepEqual(f.subuids, [RANGE]);
