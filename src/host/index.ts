@@ -6,6 +6,7 @@
  * rootless.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { release, userInfo } from 'node:os';
 import { errnoOf, type Warning, type WarningSink } from '../errors/index.js';
@@ -121,9 +122,13 @@ const MAX_SUBID_FILE = 4 * 1024 * 1024;
  * Reads a /proc file; undefined when the kernel does not have it (ENOENT) or hides it from this
  * process (EACCES/EPERM, e.g. some /proc/sys entries in containers): the fact is then unknown.
  */
+/**
+ * Synchronous on purpose: a /proc file is generated on read and never waits for a disk, and the
+ * thread pool's round trip costs more than the read (readHostFacts runs on every run() call).
+ */
 async function readProc(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (e) {
     const code = errnoOf(e);
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM') return undefined;

@@ -3,7 +3,7 @@
  * reading a blob back verified (whole, or streamed with the check after the last chunk). The Store
  * decides where temp files go and commits them under its lock; this file only does the bytes.
  */
-import { constants as fsConstants } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { BerthError, errnoOf } from '../errors/index.js';
 import { Digester, digestOf, parseDigest } from '../oci/digest.js';
@@ -136,22 +136,24 @@ async function writeHashed(fh: FileHandle, data: ByteSource, digester: Digester,
  */
 export async function readBlobFile(path: string, digest: string, maxSize: number): Promise<Buffer> {
   const algorithm = parseDigest(digest).algorithm;
-  let fh: FileHandle;
+  // Synchronous: these are manifests, configs and indexes (bounded by maxSize), read on every
+  // run; four thread-pool round trips cost more than the read itself.
+  let fd: number;
   try {
-    fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
   } catch (e) {
     throw openError(e, digest, path);
   }
   let data: Buffer;
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) throw readError('E_BLOB_CORRUPT', digest, 'not a regular file', corruptHint(path), { path });
     if (st.size > maxSize) {
       throw readError('E_BLOB_TOO_LARGE', digest, `${st.size} bytes is over the ${maxSize}-byte limit for this kind of blob`, 'the image is malformed or hostile; remove it with `berth rmi`', { size: st.size, maxSize });
     }
-    data = await fh.readFile();
+    data = readFileSync(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
   if (data.length > maxSize) {
     throw readError('E_BLOB_TOO_LARGE', digest, `over the ${maxSize}-byte limit`, 'the image is malformed or hostile; remove it with `berth rmi`', { maxSize });

@@ -19,7 +19,8 @@ import { BerthError, errnoOf, type WarningSink } from '../../errors/index.js';
 import type { HostFacts } from '../../host/index.js';
 import type { IdMap } from '../../idmap/index.js';
 import { spawnInUserNamespace } from '../userns/index.js';
-import type { ContainerLayout } from './layout.js';
+import { BUNDLE, type ContainerLayout } from './layout.js';
+import { detachMount } from '../../sys/mount.js';
 import { listContainerIds, readRecord, stampAlive, writeRecord, type ContainerRecord } from './record.js';
 import { readInitProcess, waitGone } from './state.js';
 
@@ -53,6 +54,15 @@ export async function removeTree(ctx: CleanupContext, path: string): Promise<voi
 }
 
 /**
+ * Rootful containers have their overlay mounted in berth's own mount namespace (execute.ts); a
+ * berth that died left it mounted. Rootless ones live in a namespace that died with them.
+ */
+function detachRootfs(ctx: CleanupContext, id: string): void {
+  if (ctx.rootless || ctx.facts.mode !== 'rootful') return;
+  detachMount(join(ctx.layout.dir(id), BUNDLE.rootfs));
+}
+
+/**
  * Stops whatever still runs of a container and removes the runtime's state: kills the init process
  * (SIGKILL) if it is still the one the runtime started, waits for it, then removes the state dir.
  */
@@ -77,6 +87,8 @@ export async function stopLeftovers(ctx: CleanupContext, stateDir: string): Prom
 /** Removes everything of a finished container: runtime state, bundle, upper layer, external mount point. */
 export async function removeContainer(ctx: CleanupContext, rec: Pick<ContainerRecord, 'id' | 'stateRoot' | 'externalRootfs'>): Promise<void> {
   await stopLeftovers(ctx, ctx.layout.runcState(rec.id));
+  // Never remove a tree with the overlay still mounted inside: rm would descend into it.
+  detachRootfs(ctx, rec.id);
   await removeTree(ctx, ctx.layout.dir(rec.id));
   if (rec.externalRootfs !== undefined) {
     // An empty mount point: the mount itself vanished with its namespace.
@@ -139,6 +151,7 @@ export async function reapStale(ctx: CleanupContext): Promise<ReapResult> {
         out.removed.push(id);
       } else {
         await stopLeftovers(ctx, ctx.layout.runcState(id));
+        detachRootfs(ctx, id);
         await writeRecord(ctx.layout, { ...rec, status: 'exited', finished: new Date().toISOString() });
         out.exited.push(id);
       }

@@ -21,6 +21,7 @@ import type { HostFacts } from '../../host/index.js';
 import { toContainer, type IdMap } from '../../idmap/index.js';
 import type { Store } from '../../store/index.js';
 import { FileLock } from '../../sys/flock.js';
+import { detachMount, mountOverlay } from '../../sys/mount.js';
 import type { StdioTarget } from '../userns/index.js';
 import type { RuntimeSpec } from '../spec/index.js';
 import { reapStale, removeContainer, stopLeftovers, type CleanupContext } from './cleanup.js';
@@ -332,6 +333,7 @@ export async function executeContainer(input: ExecuteInput): Promise<ExecuteResu
   let restoreSignals = () => undefined as void;
   let stopAbort = () => undefined as void;
   let finished = false;
+  let mounted: string | undefined;
   try {
     // Container root must be able to reach the rootfs to mount it (userns.md rule 27). When the
     // container's user namespace does not map the namespace's root (nomap, auto, some --uidmap),
@@ -351,10 +353,30 @@ export async function executeContainer(input: ExecuteInput): Promise<ExecuteResu
     const spec = input.buildSpec(rec.id, rootfsPath);
     await writeFile(join(dir, BUNDLE.config), `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600 });
 
-    const argv = payloadArgv({
+    const lowers = [...(input.step?.lowers ?? []), cached.rootfs];
+    const runtimeCmd = runtimeArgv({ runtimePath: runtime, stateRoot: layout.runcRoot, logFile: join(dir, RUNTIME_LOG), containerId: rec.id, bundle: '.' });
+    // Rootful, berth mounts the overlay itself and starts the runtime directly: two children
+    // (unshare, sh) and util-linux mount fewer. The mount lives in berth's mount namespace, so it
+    // is detached as soon as the runtime exits, and by cleanup (cleanup.ts) for a berth that died.
+    // Overlay's option syntax cannot quote ',' or ':' in a path; such stores use the payload.
+    const direct = method === 'overlay' && !input.namespace.rootless && input.facts.mode === 'rootful' && externalRootfs === undefined;
+    const overlayData = direct ? `lowerdir=${lowers.join(':')},upperdir=${join(dir, BUNDLE.upper)},workdir=${join(dir, BUNDLE.work)}` : '';
+    const mountDirect = direct && overlayData.length < 3800 && ![...lowers, dir].some((p) => /[,:\\]/.test(p));
+    if (mountDirect) {
+      try {
+        mountOverlay('berth-overlay', join(dir, BUNDLE.rootfs), overlayData);
+      } catch (e) {
+        throw new BerthError('E_RUN_ROOTFS_FAILED', `run ${input.image.spec}: mounting the container's root file system failed: ${(e as Error).message}`, {
+          hint: 'check free space and that overlayfs works here (`grep overlay /proc/filesystems`)',
+          cause: e,
+        });
+      }
+      mounted = join(dir, BUNDLE.rootfs);
+    }
+    const argv = mountDirect ? runtimeCmd : payloadArgv({
       containerDir: dir,
       // Relative paths keep the mount options short (one page at most).
-      lower: [...(input.step?.lowers ?? []), cached.rootfs].map((l) => relative(dir, l)).join(':'),
+      lower: lowers.map((l) => relative(dir, l)).join(':'),
       // In a user namespace overlay keeps its whiteout and opaque markers in user.overlay.* (the
       // trusted.* namespace is not writable there); a build step's upper directory is read back.
       ...(input.namespace.rootless || input.facts.mode === 'in-userns' ? { overlayOptions: ['userxattr'] } : {}),
@@ -362,13 +384,14 @@ export async function executeContainer(input: ExecuteInput): Promise<ExecuteResu
       upper: BUNDLE.upper,
       work: BUNDLE.work,
       method,
-      runtime: runtimeArgv({ runtimePath: runtime, stateRoot: layout.runcRoot, logFile: join(dir, RUNTIME_LOG), containerId: rec.id, bundle: '.' }),
+      runtime: runtimeCmd,
     });
     const plan = planStdio(input.stdio);
     const payload = await startPayload({
       facts: input.facts,
       argv,
       ...(rootless ? { rootless, shareUserNamespace: input.shareUserNamespace === true } : {}),
+      ...(mountDirect ? { direct: true } : {}),
       stdio: plan.targets,
       env: { PATH: PAYLOAD_PATH },
       cwd: dir,
@@ -382,6 +405,10 @@ export async function executeContainer(input: ExecuteInput): Promise<ExecuteResu
     restoreSignals();
     stopAbort();
     const exitCode = st.code ?? 128 + (st.signal ? signalNumber(st.signal) : 0);
+    if (mounted !== undefined) {
+      detachMount(mounted);
+      mounted = undefined;
+    }
 
     const failure = await runtimeFailure(dir, exitCode, input.image.spec, input.runtime);
     if (input.step && !failure) await rename(join(dir, BUNDLE.upper), input.step.keepUpper);
@@ -402,6 +429,13 @@ export async function executeContainer(input: ExecuteInput): Promise<ExecuteResu
   } catch (e) {
     restoreSignals();
     stopAbort();
+    if (mounted !== undefined) {
+      try {
+        detachMount(mounted);
+      } catch (c) {
+        input.onWarning({ code: 'W_CONTAINER_CLEANUP', message: `unmount ${mounted}: ${(c as Error).message}`, details: { id: rec.id } });
+      }
+    }
     if (!finished) {
       await finish(cleanup, { ...rec, ...(externalRootfs !== undefined ? { externalRootfs } : {}) }, undefined).catch((c: unknown) =>
         input.onWarning({ code: 'W_CONTAINER_CLEANUP', message: `clean up container ${rec.name}: ${(c as Error).message}`, details: { id: rec.id } }),

@@ -30,6 +30,8 @@ export interface StartPayloadOptions {
    * creating one for this payload alone; a new mount namespace is still created for it.
    */
   shareUserNamespace?: boolean;
+  /** Rootful: `argv` is the runtime itself, the rootfs already mounted (no private mount namespace). */
+  direct?: boolean;
   stdio: readonly [StdioTarget, StdioTarget, StdioTarget];
   env: NodeJS.ProcessEnv;
   cwd: string;
@@ -81,8 +83,8 @@ export async function startPayload(o: StartPayloadOptions): Promise<RunningPaylo
       wait: () => child.wait(),
     };
   }
-  const unshare = toolPath(o.facts, 'unshare');
-  const proc: ChildProcess = spawn(unshare, ['--mount', '--propagation', 'private', '--', ...o.argv], {
+  const [file, ...args] = o.direct ? o.argv : [toolPath(o.facts, 'unshare'), '--mount', '--propagation', 'private', '--', ...o.argv];
+  const proc: ChildProcess = spawn(file!, args, {
     stdio: [...o.stdio],
     env: o.env,
     cwd: o.cwd,
@@ -94,7 +96,7 @@ export async function startPayload(o: StartPayloadOptions): Promise<RunningPaylo
     proc.once('error', (e) => resolve(e));
   });
   if (started) {
-    throw new BerthError('E_RUN_SPAWN_FAILED', `run: cannot start ${unshare}: ${started.message}`, { hint: 'check that util-linux is installed', cause: started });
+    throw new BerthError('E_RUN_SPAWN_FAILED', `run: cannot start ${file!}: ${started.message}`, { hint: o.direct ? 'check that the runtime is installed' : 'check that util-linux is installed', cause: started });
   }
   proc.on('error', () => {
     // Only a failed kill() can raise this after spawn; kill() reports it by returning false.
