@@ -477,30 +477,43 @@ export async function resolveRun(o: NormalisedRun & { root?: string }, onWarning
     await store.close();
     throw new BerthError('E_RUN_IMAGE_EMPTY', `run ${o.image}: the image has no layers`, { hint: 'import or build an image with a root file system' });
   }
-  const config = image.config.config ?? {};
-  const cwd = o.workdir ?? (config.WorkingDir ? (config.WorkingDir.startsWith('/') ? config.WorkingDir : `/${config.WorkingDir}`) : '/');
   try {
-    const db = userDbFromText({ passwd: image.view.readFile('/etc/passwd') ?? null, group: image.view.readFile('/etc/group') ?? null });
-    const identity = resolveIdentity(identityInput(o, image, ns, cwd), db);
-    const wantsAuto = o.userns !== undefined && o.userns.startsWith('auto');
-    const userns = containerUserns(
-      { ...(o.userns !== undefined ? { userns: o.userns } : {}), uidmap: o.uidmap, gidmap: o.gidmap },
-      {
-        uidMap: ns.uidMap,
-        gidMap: ns.gidMap,
-        rootless: ns.rootless,
-        hostUid: ns.hostUid,
-        hostGid: ns.hostGid,
-        ...(wantsAuto ? { imageIdsSize: imageIdsSize(image.view), ...(await autoContext(store.root, ns, onWarning)) } : {}),
-      },
-    );
-    if (ns.rootless || userns.userns) checkOwners(image.view, userns, ns, o.image);
-    const env: (string | EnvSetting)[] = [...(await readEnvFiles(o.envFile)), ...o.env];
-    return { o, facts, ns, store, image, identity, userns, env };
+    return await resolveRunWith(o, { facts, ns, store, image }, onWarning);
   } catch (e) {
     await store.close();
     throw e;
   }
+}
+
+/**
+ * The rest of phase 1, for an image the caller already holds (run: a stored image; build: the
+ * state of a stage between steps). The caller keeps the store open and closes it.
+ */
+export async function resolveRunWith(
+  o: NormalisedRun,
+  held: { facts: HostFacts; ns: RuntimeNamespaceFacts; store: Store; image: ImageFacts },
+  onWarning: WarningSink,
+): Promise<ResolvedRun> {
+  const { facts, ns, store, image } = held;
+  const config = image.config.config ?? {};
+  const cwd = o.workdir ?? (config.WorkingDir ? (config.WorkingDir.startsWith('/') ? config.WorkingDir : `/${config.WorkingDir}`) : '/');
+  const db = userDbFromText({ passwd: image.view.readFile('/etc/passwd') ?? null, group: image.view.readFile('/etc/group') ?? null });
+  const identity = resolveIdentity(identityInput(o, image, ns, cwd), db);
+  const wantsAuto = o.userns !== undefined && o.userns.startsWith('auto');
+  const userns = containerUserns(
+    { ...(o.userns !== undefined ? { userns: o.userns } : {}), uidmap: o.uidmap, gidmap: o.gidmap },
+    {
+      uidMap: ns.uidMap,
+      gidMap: ns.gidMap,
+      rootless: ns.rootless,
+      hostUid: ns.hostUid,
+      hostGid: ns.hostGid,
+      ...(wantsAuto ? { imageIdsSize: imageIdsSize(image.view), ...(await autoContext(store.root, ns, onWarning)) } : {}),
+    },
+  );
+  if (ns.rootless || userns.userns) checkOwners(image.view, userns, ns, o.image);
+  const env: (string | EnvSetting)[] = [...(await readEnvFiles(o.envFile)), ...o.env];
+  return { o, facts, ns, store, image, identity, userns, env };
 }
 
 /** Phase 2 (pure). */

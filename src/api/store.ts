@@ -55,7 +55,7 @@ export async function loadImageFacts(store: Store, ref: string): Promise<ImageFa
 const parsedViews = new Map<string, ImageFileView>();
 const PARSED_VIEWS_MAX = 16;
 
-async function loadView(store: Store, ref: string, diffIds: string[]): Promise<ImageFileView> {
+export async function loadView(store: Store, ref: string, diffIds: string[]): Promise<ImageFileView> {
   if (diffIds.length === 0) return mergeFileIndexes([]);
   const dir = store.layerPath(diffIds[diffIds.length - 1]);
   const cache = join(dir, `view-${chainId(diffIds).split(':')[1]}.json`);

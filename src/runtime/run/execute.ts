@@ -67,7 +67,7 @@ export interface ExecuteInput {
    * (what this step changed) is moved to `keepUpper` after the process exits, before cleanup.
    * Needs overlayfs.
    */
-  step?: { lowers: readonly string[]; keepUpper: string };
+  step?: { lowers: readonly string[]; keepUpper: string; base?: string };
   onWarning: WarningSink;
 }
 
@@ -304,7 +304,7 @@ export async function executeContainer(input: ExecuteInput): Promise<ExecuteResu
   const cleanup: CleanupContext = { layout, facts: input.facts, ...(rootless ? { rootless } : {}), onWarning: input.onWarning };
   const runtime = runtimePath(input.facts, input.runtime);
 
-  const cached = await ensureRootfs({
+  const cached = input.step?.base !== undefined ? { key: 'scratch', rootfs: input.step.base } : await ensureRootfs({
     store: input.store,
     layout,
     chainId: input.image.chainId,
