@@ -19,3 +19,5 @@ export { run, listContainers, removeContainers } from './api/run.js';
 export type { RunOptions, RunResult, RunStdioOption, ContainerSummary, RemoveContainerOptions } from './api/run.js';
 export { spawnInUserNamespace } from './runtime/userns/index.js';
 export type { UserNsChild, UserNsSpawnOptions, StdioTarget, ExitStatus } from './runtime/userns/index.js';
+export { build } from './api/build.js';
+export type { BuildOptions, BuildResult, BuildEvent } from './api/build.js';

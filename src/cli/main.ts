@@ -33,6 +33,7 @@ const COMMANDS: Record<string, [Loader, string]> = {
   gc: [() => import('./commands/gc.js'), 'Remove blobs and metadata no image refers to'],
   explain: [() => import('./commands/explain.js'), "Predict a container process's identity and failures under an engine profile"],
   run: [() => import('./commands/run.js'), 'Run a command in a new container'],
+  build: [() => import('./commands/build.js'), 'Build an image from a Dockerfile'],
   ps: [() => import('./commands/ps.js'), 'List containers'],
   rm: [() => import('./commands/rm.js'), 'Remove containers kept after exit'],
 };
