@@ -510,6 +510,8 @@ async function dispatch(ins: Instruction, run: StageRun, c: DispatchCtx): Promis
   }
 }
 
+const cfgUser = (run: StageRun): string => run.image.config.config?.User ?? '';
+
 async function runInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, shell: string[], next: (s: string) => string): Promise<{ cached: boolean; layer: boolean }> {
   const { file } = c;
   for (const f of ['mount', 'security']) {
@@ -545,7 +547,20 @@ async function runInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, s
     }
   }
   const output = new OutputTail((data) => c.input.onProgress({ type: 'output', step: c.step, data }));
-  const r = await runStep(c.env, run.image, c.step, { argv, env: argEnv, network, label: `${c.label} step ${c.step}`, output });
+  let r: Awaited<ReturnType<typeof runStep>>;
+  try {
+    r = await runStep(c.env, run.image, c.step, { argv, env: argEnv, network, label: `${c.label} step ${c.step}`, output });
+  } catch (e) {
+    // The container never ran (the USER does not resolve, a runtime error): say which step.
+    if (e instanceof BerthError) {
+      throw new BerthError(e.code, `RUN at ${file}:${ins.line} (step ${c.step}/${c.total}${cfgUser(run) ? `, USER ${cfgUser(run)}` : ''}): ${e.message}`, {
+        ...(e.hint ? { hint: e.hint } : {}),
+        ...(e.details ? { details: e.details } : {}),
+        cause: e,
+      });
+    }
+    throw e;
+  }
   if (r.exitCode !== 0) {
     const tail = output.lastLines(10);
     throw new BerthError('E_BUILD_RUN_FAILED', `RUN at ${file}:${ins.line} (step ${c.step}/${c.total}) exited with status ${r.exitCode}${tail.length > 0 && tail.join('') !== '' ? `; last output:\n${tail.map((l) => `  ${l}`).join('\n')}` : ''}`, {
