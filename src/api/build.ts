@@ -6,13 +6,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BerthError, errnoOf, type WarningSink } from '../errors/index.js';
-import { readHostFacts } from '../host/index.js';
 import { parseReference } from '../oci/index.js';
 import { executeBuild, type BuildEvent, type BuildOutcome } from '../build/executor.js';
 import { checkOptions, type StoreOptions } from './options.js';
 import { withContext } from './context.js';
 import { openStore } from './store.js';
-import { runtimeNamespace } from './run.js';
 
 export type { BuildEvent };
 
@@ -63,14 +61,17 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     // `<Dockerfile>.dockerignore` next to the Dockerfile wins over the context's .dockerignore.
     const own = await readFile(join(dirname(file), `${basename(file)}.dockerignore`), 'utf8').catch(() => undefined);
     const dockerignoreText = own ?? (await readFile(join(contextDir, '.dockerignore'), 'utf8').catch(() => undefined));
-    const facts = await readHostFacts({ onWarning });
-    const ns = runtimeNamespace(facts);
+    // The host is looked at only when a step has to run (a fully cached build never does).
+    const host = async () => {
+      const [{ readHostFacts }, { runtimeNamespace }] = await Promise.all([import('../host/index.js'), import('./run.js')]);
+      const facts = await readHostFacts({ onWarning });
+      return { facts, ns: runtimeNamespace(facts) };
+    };
     const store = await openStore(o);
     try {
       return await executeBuild({
         store,
-        facts,
-        ns,
+        host,
         contextDir,
         dockerfileText,
         dockerfileName: basename(file),

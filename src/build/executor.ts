@@ -16,7 +16,8 @@
  * ownership follow BuildKit's file-op rule 40.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, errnoOf, type WarningSink } from '../errors/index.js';
 import type { HostFacts } from '../host/index.js';
@@ -25,10 +26,13 @@ import type { Store } from '../store/index.js';
 import { hostPlatform } from '../api/image.js';
 import { loadView } from '../api/store.js';
 import type { RuntimeNamespaceFacts } from '../api/run.js';
-import { ContainerLayout } from '../runtime/run/index.js';
 import { expandWord, expandWords, keyValues, parseDockerfile, parseDuration, syntaxError, type Dockerfile, type Instruction, type Stage } from './instructions.js';
 import { openContext, planCopy, type BuildContext, type CopySource } from './sources.js';
-import { OutputTail, removeWorkDir, runStep, writeEntriesLayer, type BuildEnv, type StageImage, type StageLayer } from './steps.js';
+import type { BuildEnv, StageImage, StageLayer } from './steps.js';
+
+// The runtime (and with it child_process, koffi's users, the identity core) loads only when a step
+// must run or write a layer: a fully cached build never needs it.
+type Steps = typeof import('./steps.js');
 
 export type BuildEvent =
   | { type: 'step'; step: number; total: number; stage: string; line: number; text: string }
@@ -39,8 +43,8 @@ export type BuildEvent =
 
 export interface ExecuteBuildInput {
   store: Store;
-  facts: HostFacts;
-  ns: RuntimeNamespaceFacts;
+  /** Host facts and the namespace RUN steps use, read on first need. */
+  host: () => Promise<{ facts: HostFacts; ns: RuntimeNamespaceFacts }>;
   contextDir: string;
   dockerfileText: string;
   dockerfileName: string;
@@ -76,6 +80,7 @@ interface StageRun {
 }
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const sha256Hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function envLookup(run: StageRun): (name: string) => string | undefined {
   return (name) => {
@@ -137,9 +142,11 @@ interface CacheEntry {
 
 async function readCache(store: Store, key: string): Promise<CacheEntry | undefined> {
   try {
-    const e = JSON.parse(await readFile(join(cacheDir(store), `${key}.json`), 'utf8')) as CacheEntry;
+    // Small files read once per step: synchronous reads skip the thread pool's round trips.
+    const e = JSON.parse(readFileSync(join(cacheDir(store), `${key}.json`), 'utf8')) as CacheEntry;
     if (e.version !== 1) return undefined;
-    if (e.layer && (!(await store.hasBlob(e.layer.digest)) || !(await store.getLayerIndex(e.layer.diffId)))) return undefined;
+    // A layer gc removed (or whose metadata is gone) is a miss, not an error.
+    if (e.layer && (!(await store.hasBlob(e.layer.digest)) || !existsSync(join(store.layerPath(e.layer.diffId), 'files.json')))) return undefined;
     return e;
   } catch (err) {
     if (errnoOf(err) === 'ENOENT' || err instanceof SyntaxError) return undefined;
@@ -198,14 +205,15 @@ export async function executeBuild(input: ExecuteBuildInput): Promise<BuildOutco
   const context: BuildContext = openContext(input.contextDir, input.dockerignoreText);
   const store = input.store;
   await mkdir(join(store.root, 'berth', 'tmp'), { recursive: true, mode: 0o700 });
-  const env: BuildEnv = {
-    store,
-    facts: input.facts,
-    ns: input.ns,
-    layout: new ContainerLayout(store.root),
-    workDir: await mkdtemp(join(store.root, 'berth', 'tmp', 'build-')),
-    onWarning: input.onWarning,
-  };
+  let envP: Promise<BuildEnv> | undefined;
+  let stepsP: Promise<Steps> | undefined;
+  const steps = () => (stepsP ??= import('./steps.js'));
+  const env = () =>
+    (envP ??= (async () => {
+      const { facts, ns } = await input.host();
+      const { ContainerLayout } = await import('../runtime/run/layout.js');
+      return { store, facts, ns, layout: new ContainerLayout(store.root), workDir: await mkdtemp(join(store.root, 'berth', 'tmp', 'build-')), onWarning: input.onWarning };
+    })());
   const usedArgs = new Set<string>();
   // Global ARGs: visible in FROM lines, and as defaults for ARGs a stage redeclares.
   const globalArgs = new Map<string, string | undefined>([
@@ -242,7 +250,7 @@ export async function executeBuild(input: ExecuteBuildInput): Promise<BuildOutco
         step++;
         const started = Date.now();
         input.onProgress({ type: 'step', step, total, stage: label, line: ins.line, text: ins.original });
-        const r = await dispatch(ins, run, { df, file, env, context, done, input, usedArgs, globalArgs, step, total, label });
+        const r = await dispatch(ins, run, { df, file, store, env, steps, context, done, input, usedArgs, globalArgs, step, total, label });
         if (r.cached) cachedSteps++;
         input.onProgress({ type: 'step-done', step, ms: Date.now() - started, layer: r.layer });
       }
@@ -256,7 +264,10 @@ export async function executeBuild(input: ExecuteBuildInput): Promise<BuildOutco
     input.onProgress({ type: 'done', id: committed.id, digest: committed.digest, ms: Date.now() - t0, steps: step, cached: cachedSteps });
     return { ...committed, tags: input.tags, steps: step, cached: cachedSteps };
   } finally {
-    await removeWorkDir(env).catch((e: unknown) => input.onWarning({ code: 'W_BUILD_CLEANUP', message: `remove ${env.workDir}: ${(e as Error).message}` }));
+    if (envP) {
+      const e = await envP.catch(() => undefined);
+      if (e) await (await steps()).removeWorkDir(e).catch((err: unknown) => input.onWarning({ code: 'W_BUILD_CLEANUP', message: `remove ${e.workDir}: ${(err as Error).message}` }));
+    }
   }
 }
 
@@ -288,7 +299,9 @@ async function startStage(stage: Stage, ref: string, df: Dockerfile, done: Map<n
 interface DispatchCtx {
   df: Dockerfile;
   file: string;
-  env: BuildEnv;
+  store: Store;
+  env: () => Promise<BuildEnv>;
+  steps: () => Promise<Steps>;
   context: BuildContext;
   done: Map<number, StageRun>;
   input: ExecuteBuildInput;
@@ -450,13 +463,13 @@ async function dispatch(ins: Instruction, run: StageRun, c: DispatchCtx): Promis
       cfg.WorkingDir = dir;
       const key = next(`WORKDIR ${dir} ${cfg.User ?? ''}`);
       // BuildKit creates it owned by USER (rule 40), as a layer of its own when it was missing.
-      const view = await loadView(c.env.store, c.label, run.image.layers.map((l) => l.diffId));
+      const view = await loadView(c.store, c.label, run.image.layers.map((l) => l.diffId));
       if (view.lookup(dir, { follow: true })) {
         history(run, `WORKDIR ${dir}`, true);
         return { cached: false, layer: false };
       }
       if (!c.input.noCache) {
-        const hit = await readCache(c.env.store, key);
+        const hit = await readCache(c.store, key);
         if (hit?.layer) {
           c.input.onProgress({ type: 'cached', step: c.step });
           addLayer(run, { digest: hit.layer.digest, diffId: hit.layer.diffId, plain: true }, hit.created);
@@ -488,15 +501,15 @@ async function dispatch(ins: Instruction, run: StageRun, c: DispatchCtx): Promis
         };
         entries.push({ header: h });
       }
-      const layer = await writeEntriesLayer(c.env, entries);
+      const layer = await (await c.steps()).writeEntriesLayer(await c.env(), entries);
       const created = now.toISOString();
       if (!layer) {
         history(run, `WORKDIR ${dir}`, true);
         return { cached: false, layer: false };
       }
-      const size = (await c.env.store.statBlob(layer.digest))?.size ?? 0;
+      const size = (await c.store.statBlob(layer.digest))?.size ?? 0;
       addLayer(run, layer, created);
-      await writeCache(c.env.store, key, { version: 1, layer: { ...layer, size }, created });
+      await writeCache(c.store, key, { version: 1, layer: { ...layer, size }, created });
       history(run, `WORKDIR ${dir}`, false, created);
       return { cached: false, layer: true };
     }
@@ -537,7 +550,7 @@ async function runInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, s
   const key = next(`RUN ${JSON.stringify(argv)} ${JSON.stringify(argEnv)} ${network}`);
   const createdBy = `RUN ${argv.join(' ')}`;
   if (!c.input.noCache) {
-    const hit = await readCache(c.env.store, key);
+    const hit = await readCache(c.store, key);
     if (hit) {
       c.input.onProgress({ type: 'cached', step: c.step });
       if (hit.layer) addLayer(run, { digest: hit.layer.digest, diffId: hit.layer.diffId, ...(hit.layer.plain ? { plain: true } : {}) }, hit.created);
@@ -546,10 +559,11 @@ async function runInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, s
       return { cached: true, layer: hit.layer !== undefined };
     }
   }
+  const { OutputTail, runStep } = await c.steps();
   const output = new OutputTail((data) => c.input.onProgress({ type: 'output', step: c.step, data }));
   let r: Awaited<ReturnType<typeof runStep>>;
   try {
-    r = await runStep(c.env, run.image, c.step, { argv, env: argEnv, network, label: `${c.label} step ${c.step}`, output });
+    r = await runStep(await c.env(), run.image, c.step, { argv, env: argEnv, network, label: `${c.label} step ${c.step}`, output });
   } catch (e) {
     // The container never ran (the USER does not resolve, a runtime error): say which step.
     if (e instanceof BerthError) {
@@ -570,12 +584,12 @@ async function runInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, s
   }
   const created = new Date().toISOString();
   if (r.layer) {
-    const size = (await c.env.store.statBlob(r.layer.digest))?.size ?? 0;
+    const size = (await c.store.statBlob(r.layer.digest))?.size ?? 0;
     addLayer(run, r.layer, created);
-    await writeCache(c.env.store, key, { version: 1, layer: { ...r.layer, size }, created });
+    await writeCache(c.store, key, { version: 1, layer: { ...r.layer, size }, created });
   } else {
     run.lastCreated = created;
-    await writeCache(c.env.store, key, { version: 1, created });
+    await writeCache(c.store, key, { version: 1, created });
   }
   history(run, createdBy, !r.layer, created);
   return { cached: false, layer: r.layer !== undefined };
@@ -596,7 +610,7 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
   if (words.length < 2) throw syntaxError(file, ins.line, `${ins.kind} needs at least one source and a destination`);
   const dest = words[words.length - 1];
   const sources = words.slice(0, -1);
-  const view = await loadView(c.env.store, c.label, run.image.layers.map((l) => l.diffId));
+  const view = await loadView(c.store, c.label, run.image.layers.map((l) => l.diffId));
   const chownSpec = ins.flags.get('chown')?.[0];
   const chown = chownSpec !== undefined ? chownOwner(expandWord(chownSpec, look, df.escape, at), view.readFile('/etc/passwd')?.toString('utf8') ?? '', view.readFile('/etc/group')?.toString('utf8') ?? '') : undefined;
   const chmodSpec = ins.flags.get('chmod')?.[0];
@@ -615,13 +629,13 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
     if (stage) {
       const sr = c.done.get(stage.index);
       if (!sr) throw syntaxError(file, ins.line, `COPY --from=${ref}: that stage has not been built`);
-      src = { kind: 'layers', store: c.env.store, layers: sr.image.layers, view: await loadView(c.env.store, ref, sr.image.layers.map((l) => l.diffId)), label: `stage ${ref}` };
+      src = { kind: 'layers', store: c.store, layers: sr.image.layers, view: await loadView(c.store, ref, sr.image.layers.map((l) => l.diffId)), label: `stage ${ref}` };
       srcKey = sr.key;
     } else {
       if (c.df.stages.some((s) => s.name === ref.toLowerCase())) throw syntaxError(file, ins.line, `COPY --from=${ref}: a stage cannot copy from itself or a later stage`);
       let img;
       try {
-        img = await c.env.store.resolveImage(ref);
+        img = await c.store.resolveImage(ref);
       } catch (e) {
         throw new BerthError('E_BUILD_COPY_FROM', `COPY --from=${ref} at ${file}:${ins.line}: no stage of that name, and no such image: ${(e as Error).message}`, {
           hint: `stages: ${c.df.stages.map((s) => s.name ?? String(s.index)).join(', ')}`,
@@ -629,7 +643,7 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
         });
       }
       const layers = img.manifest.layers.map((l, i) => ({ digest: l.digest, diffId: img.config.rootfs.diff_ids[i] }));
-      src = { kind: 'layers', store: c.env.store, layers, view: await loadView(c.env.store, ref, layers.map((l) => l.diffId)), label: `image ${ref}` };
+      src = { kind: 'layers', store: c.store, layers, view: await loadView(c.store, ref, layers.map((l) => l.diffId)), label: `image ${ref}` };
       srcKey = img.configDescriptor.digest;
     }
   } else {
@@ -641,7 +655,7 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
   const key = next(`${ins.kind} ${srcKey} ${plan.cacheKey}`);
   const createdBy = `${ins.kind} ${sources.join(' ')} ${dest}`;
   if (!c.input.noCache) {
-    const hit = await readCache(c.env.store, key);
+    const hit = await readCache(c.store, key);
     if (hit) {
       c.input.onProgress({ type: 'cached', step: c.step });
       if (hit.layer) addLayer(run, { digest: hit.layer.digest, diffId: hit.layer.diffId, ...(hit.layer.plain ? { plain: true } : {}) }, hit.created);
@@ -650,15 +664,15 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
       return { cached: true, layer: hit.layer !== undefined };
     }
   }
-  const layer = await writeEntriesLayer(c.env, plan.entries());
+  const layer = await (await c.steps()).writeEntriesLayer(await c.env(), plan.entries());
   const created = new Date().toISOString();
   if (layer) {
-    const size = (await c.env.store.statBlob(layer.digest))?.size ?? 0;
+    const size = (await c.store.statBlob(layer.digest))?.size ?? 0;
     addLayer(run, layer, created);
-    await writeCache(c.env.store, key, { version: 1, layer: { ...layer, size }, created });
+    await writeCache(c.store, key, { version: 1, layer: { ...layer, size }, created });
   } else {
     run.lastCreated = created;
-    await writeCache(c.env.store, key, { version: 1, created });
+    await writeCache(c.store, key, { version: 1, created });
   }
   history(run, createdBy, !layer, created);
   return { cached: false, layer: layer !== undefined };
@@ -673,14 +687,25 @@ async function commit(store: Store, run: StageRun, tags: string[]): Promise<{ id
     if (!st) throw new BerthError('E_BUILD_LAYER_MISSING', `build: layer ${l.digest} disappeared from the store`, { hint: 'run the build again (a gc ran meanwhile?)' });
     layers.push({ mediaType: MEDIA_TYPES.ociLayerGzip, digest: l.digest, size: st.size });
   }
-  const configDesc = await store.putBlob(Buffer.from(JSON.stringify(config)));
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const configDesc = { digest: `sha256:${sha256Hex(configBytes)}`, size: configBytes.length };
   const manifest: Manifest = {
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.ociManifest,
     config: { mediaType: MEDIA_TYPES.ociConfig, digest: configDesc.digest, size: configDesc.size },
     layers,
   };
-  const mdesc = await store.putBlob(Buffer.from(JSON.stringify(manifest)));
-  for (const t of tags) await store.setRef(parseReference(t), { mediaType: MEDIA_TYPES.ociManifest, digest: mdesc.digest, size: mdesc.size });
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  const mdesc = { digest: `sha256:${sha256Hex(manifestBytes)}`, size: manifestBytes.length };
+  // A rebuild that gives an image already stored under the same names writes nothing.
+  if (!(await store.hasBlob(mdesc.digest)) || !(await store.hasBlob(configDesc.digest))) {
+    await store.putBlob(configBytes, configDesc);
+    await store.putBlob(manifestBytes, mdesc);
+  }
+  for (const t of tags) {
+    const current = await store.resolveImage(t).catch(() => undefined);
+    if (current?.manifestDescriptor.digest === mdesc.digest) continue;
+    await store.setRef(parseReference(t), { mediaType: MEDIA_TYPES.ociManifest, digest: mdesc.digest, size: mdesc.size });
+  }
   return { id: configDesc.digest, digest: mdesc.digest };
 }

@@ -14,7 +14,15 @@
 
 import { Readable, pipeline, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import { Decompress as ZstdDecompress } from 'fzstd';
+import { createRequire } from 'node:module';
+import type { Decompress as ZstdDecompressT } from 'fzstd';
+
+/** fzstd, loaded on the first zstd stream (most layers are gzip; loading it costs a few ms per start). */
+let zstdCtor: typeof ZstdDecompressT | undefined;
+function ZstdDecompressClass(): typeof ZstdDecompressT {
+  zstdCtor ??= (createRequire(import.meta.url)('fzstd') as { Decompress: typeof ZstdDecompressT }).Decompress;
+  return zstdCtor;
+}
 import { BerthError } from '../errors/index.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -281,6 +289,7 @@ async function* decompressZstd(
   let work = 0;
   let produced = 0;
   const out: Buffer[] = [];
+  const ZstdDecompress = ZstdDecompressClass();
   const decoder = new ZstdDecompress((data) => {
     out.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   });

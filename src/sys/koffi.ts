@@ -10,9 +10,10 @@
  * version of the koffi package installed. Anything else (another layout, a musl system where the
  * glibc module does not load, a version mismatch) falls back to koffi's entry point.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as KoffiModule from 'koffi';
 
 export type Koffi = typeof KoffiModule;
@@ -26,13 +27,30 @@ function versionOf(packageJson: string): string | undefined {
   }
 }
 
+/**
+ * The directories node_modules lookup would visit from this file: checking them with stat is much
+ * cheaper than Node's resolver (package exports, realpath), which this runs on every start.
+ */
+function findUp(from: string, rel: string): string | undefined {
+  for (let dir = from; ; ) {
+    const candidate = join(dir, 'node_modules', rel);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
 function loadKoffi(): Koffi {
   const require = createRequire(import.meta.url);
   try {
-    const koffiDir = dirname(require.resolve('koffi'));
+    const here = dirname(fileURLToPath(import.meta.url));
+    const koffiDir = findUp(here, 'koffi');
+    if (koffiDir === undefined) throw new Error('koffi not found');
     const wanted = versionOf(join(koffiDir, 'package.json'));
     const nativePackage = `@koromix/koffi-${process.platform}-${process.arch}`;
-    const nativeDir = dirname(require.resolve(`${nativePackage}/package.json`, { paths: [koffiDir] }));
+    const nativeDir = findUp(koffiDir, nativePackage) ?? findUp(here, nativePackage);
+    if (nativeDir === undefined) throw new Error('koffi native package not found');
     if (wanted !== undefined && versionOf(join(nativeDir, 'package.json')) === wanted) {
       const native = require(join(nativeDir, `${process.platform}_${process.arch}`, 'koffi.node')) as Koffi & { version?: string };
       if (native.version === wanted) return native;
