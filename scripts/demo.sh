@@ -50,3 +50,9 @@ if diff <(snap "$work/rootfs") <(snap "$work/out") >/dev/null; then echo "identi
 echo "== berth explain demo:1 (-u foo), and with --cap-drop NET_RAW running ping"
 $SUDO env BERTH_ROOT="$work/store2" node dist/src/cli/main.js explain demo:1 id || true
 $SUDO env BERTH_ROOT="$work/store2" node dist/src/cli/main.js explain --cap-drop NET_RAW demo:1 /usr/bin/ping -c1 127.0.0.1 || true
+
+echo "== berth build: after USER foo, RUN id keeps foo's supplementary group (bar)"
+printf 'FROM demo:1\nUSER foo\nRUN id\nUSER root\nRUN cp /usr/bin/ping /usr/bin/ping2 && chown 10000:10000 /usr/bin/ping2 && ls -ln /usr/bin/ping2\n' > "$work/Dockerfile"
+$SUDO env BERTH_ROOT="$BERTH_ROOT" node dist/src/cli/main.js build --progress plain -t built:1 "$work"
+echo "== berth run -u foo built:1 id"
+$SUDO env BERTH_ROOT="$BERTH_ROOT" node dist/src/cli/main.js run --rm -u foo built:1 id
