@@ -241,6 +241,17 @@ export async function executeBuild(input: ExecuteBuildInput): Promise<BuildOutco
       step++;
       const fromRef = expandWord(stage.from.args.split(/\s+/)[0], (n) => globalArgs.get(n) ?? undefined, df.escape, { line: stage.from.line, file });
       input.onProgress({ type: 'step', step, total, stage: label, line: stage.from.line, text: `FROM ${fromRef}${stage.name ? ` AS ${stage.name}` : ''}` });
+      const wanted = stage.from.flags.get('platform')?.[0];
+      if (wanted !== undefined) {
+        // Only the host platform can run RUN steps here (no emulation); say so instead of building something else.
+        const p = expandWord(wanted, (n) => globalArgs.get(n) ?? undefined, df.escape, { line: stage.from.line, file });
+        const [os, arch] = p.split('/');
+        if (os !== platform.os || (arch !== undefined && arch !== platform.architecture)) {
+          throw new BerthError('E_BUILD_PLATFORM', `FROM --platform=${p} at ${file}:${stage.from.line}: berth builds for the host platform ${platform.os}/${platform.architecture} only`, {
+            hint: `remove --platform, or use --platform=$BUILDPLATFORM`,
+          });
+        }
+      }
       const run = await startStage(stage, fromRef, df, done, store, file);
       input.onProgress({ type: 'step-done', step, ms: 0, layer: false });
       const triggers = run.image.config.config?.OnBuild ?? [];

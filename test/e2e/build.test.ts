@@ -188,6 +188,24 @@ CMD ["default", "args"]
     assert.match(c.stderr, /triggered\n[\s\S]*child/);
   });
 
+  test('FROM scratch with a static binary, exec-form RUN, --network none, --platform of the host', async () => {
+    const dir = context('scratch', {
+      Dockerfile: 'FROM --platform=$BUILDPLATFORM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "/bin/busybox mkdir -p /made && echo exec-form > /made/x"]\nRUN ["/bin/busybox", "ls", "/sys/class/net"]\n',
+    });
+    execFileSync('cp', ['/bin/busybox', join(dir, 'busybox')]);
+    const r = ok(await berth(['build', '--progress', 'plain', '--network', 'none', '-t', 'scratch:1', dir], { root: rootStore }), 'build');
+    const ifaces = r.stderr.split('STEP 4/4')[1] ?? '';
+    assert.match(ifaces, /^lo$/m, 'a loopback');
+    assert.doesNotMatch(ifaces, /^(eth|ens|enp)/m, 'no host interfaces with --network none');
+    const out = join(work.dir, 'scratch-unpacked');
+    ok(await berth(['unpack', 'scratch:1', out], { root: rootStore }), 'unpack');
+    assert.equal(readFileSync(join(out, 'made/x'), 'utf8'), 'exec-form\n');
+    const other = context('platform', { Dockerfile: 'FROM --platform=linux/s390x scratch\n' });
+    const bad = await berth(['build', other], { root: rootStore });
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /host platform/);
+  });
+
   test('multi-stage with --target builds only what the target needs', async () => {
     const dir = context('stages', {
       Dockerfile: 'FROM bb:1 AS one\nRUN echo one > /one\nFROM bb:1 AS two\nRUN echo building-two\nFROM one AS three\nRUN cat /one\n',
