@@ -21,3 +21,5 @@ export { spawnInUserNamespace } from './runtime/userns/index.js';
 export type { UserNsChild, UserNsSpawnOptions, StdioTarget, ExitStatus } from './runtime/userns/index.js';
 export { build } from './api/build.js';
 export type { BuildOptions, BuildResult, BuildEvent } from './api/build.js';
+export { pullImage, pushImage, login, logout, ensureImage } from './api/registry.js';
+export type { PullOptions, PullResult, PullEvent, PushOptions, LoginOptions } from './api/registry.js';

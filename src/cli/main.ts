@@ -34,6 +34,10 @@ const COMMANDS: Record<string, [Loader, string]> = {
   explain: [() => import('./commands/explain.js'), "Predict a container process's identity and failures under an engine profile"],
   run: [() => import('./commands/run.js'), 'Run a command in a new container'],
   build: [() => import('./commands/build.js'), 'Build an image from a Dockerfile'],
+  pull: [() => import('./commands/pull.js'), 'Pull an image from a registry'],
+  push: [() => import('./commands/push.js'), 'Push an image to a registry'],
+  login: [() => import('./commands/login.js'), 'Log in to a registry'],
+  logout: [() => import('./commands/logout.js'), 'Log out from a registry'],
   ps: [() => import('./commands/ps.js'), 'List containers'],
   rm: [() => import('./commands/rm.js'), 'Remove containers kept after exit'],
 };
