@@ -45,7 +45,9 @@ export function berth(args: string[], opts: RunOptions = {}): Promise<RunResult>
   let argv = [CLI, ...full];
   if (opts.asTestUser) {
     cmd = 'setpriv';
-    argv = ['--reuid', TEST_USER, '--regid', TEST_USER, '--init-groups', '--reset-env', process.execPath, CLI, ...full];
+    // --reset-env gives the user's own clean environment; variables the test sets go through env(1).
+    const extra = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    argv = ['--reuid', TEST_USER, '--regid', TEST_USER, '--init-groups', '--reset-env', ...(extra.length > 0 ? ['env', ...extra] : []), process.execPath, CLI, ...full];
   }
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { env: { ...process.env, ...(opts.env ?? {}) }, stdio: ['pipe', 'pipe', 'pipe'] });

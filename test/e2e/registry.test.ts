@@ -1,0 +1,231 @@
+/**
+ * End to end: `berth push`, `pull`, `login` and `logout` through the compiled CLI against Debian's
+ * docker-registry started on 127.0.0.1 by the test (test/registry/server.ts), once with htpasswd
+ * and once behind a token server (Bearer), with a credential helper, a corrupted blob, a connection
+ * cut in the middle of a blob, a multi-platform index, and a rootless pull.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { berth, isRoot, makeBusyboxRootfs, removeTree, tempDir, testUserIds, type RunResult } from './helpers.js';
+import { freePort, hasRegistry, startRegistry, type TestRegistry } from '../registry/server.js';
+
+const user = testUserIds();
+const skip = !isRoot ? 'needs root (fixtures with owners)' : !hasRegistry ? 'docker-registry is not installed (apt install docker-registry)' : false;
+
+function ok(r: RunResult, what: string): RunResult {
+  assert.equal(r.code, 0, `${what} exited ${String(r.code)}:\n${r.stderr}`);
+  return r;
+}
+
+describe('registries', { skip }, () => {
+  const work = tempDir('berth-registry-e2e-');
+  const store = join(work.dir, 'store');
+  const cfg = (name: string) => {
+    const d = join(work.dir, `docker-${name}`);
+    mkdirSync(d, { recursive: true });
+    return { DOCKER_CONFIG: d };
+  };
+  before(async () => {
+    ok(await berth(['import', makeBusyboxRootfs(join(work.dir, 'rootfs')), 'local/bb:1'], { root: store }), 'import');
+  });
+  after(() => removeTree(work.dir));
+
+  describe('htpasswd (Basic)', () => {
+    let reg: TestRegistry;
+    before(async () => {
+      reg = await startRegistry({ auth: 'htpasswd', users: { berth: 's3cret' } });
+    });
+    after(async () => reg.stop());
+
+    test('push needs a login; login writes config.json (0600); push, then pull by tag and by digest into fresh stores, and run', async () => {
+      const env = cfg('basic');
+      const denied = await berth(['push', 'local/bb:1', `${reg.host}/team/bb:1`], { root: store, env });
+      assert.equal(denied.code, 125);
+      assert.match(denied.stderr, /needs credentials/);
+      assert.match(denied.stderr, /berth login/);
+      const wrong = await berth(['login', '-u', 'berth', '--password-stdin', reg.host], { env, input: 'nope\n' });
+      assert.equal(wrong.code, 125);
+      assert.match(wrong.stderr, /not accepted/);
+      ok(await berth(['login', '-u', 'berth', '--password-stdin', reg.host], { env, input: 's3cret\n' }), 'login');
+      const file = join(env.DOCKER_CONFIG, 'config.json');
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      assert.equal(JSON.parse(readFileSync(file, 'utf8')).auths[reg.host].auth, Buffer.from('berth:s3cret').toString('base64'));
+      const pushed = ok(await berth(['push', 'local/bb:1', `${reg.host}/team/bb:1`], { root: store, env }), 'push');
+      const digest = pushed.stdout.trim().split(' ')[1];
+      assert.match(digest, /^sha256:[0-9a-f]{64}$/);
+      const again = ok(await berth(['push', 'local/bb:1', `${reg.host}/team/bb:1`], { root: store, env }), 'push again');
+      assert.match(again.stderr, /already there/);
+      const fresh = join(work.dir, 'fresh-basic');
+      const pulled = ok(await berth(['pull', `${reg.host}/team/bb:1`], { root: fresh, env }), 'pull');
+      assert.match(pulled.stdout, new RegExp(digest));
+      const run = ok(await berth(['run', '--rm', '-u', 'foo', `${reg.host}/team/bb:1`, 'id'], { root: fresh }), 'run the pulled image');
+      assert.equal(run.stdout.trim(), 'uid=10000(foo) gid=10000(foo) groups=10000(foo),20000(bar)');
+      const byDigest = join(work.dir, 'fresh-digest');
+      ok(await berth(['pull', '-q', `${reg.host}/team/bb@${digest}`], { root: byDigest, env }), 'pull by digest');
+      const images = ok(await berth(['images', '--json'], { root: byDigest }), 'images').stdout;
+      assert.match(images, new RegExp(digest.slice(7, 19)));
+      ok(await berth(['logout', reg.host], { env }), 'logout');
+      assert.equal(JSON.parse(readFileSync(file, 'utf8')).auths[reg.host], undefined);
+    });
+
+    test('a credential helper (credHelpers) supplies the login', async () => {
+      const env = cfg('helper');
+      const bin = join(work.dir, 'bin');
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(join(bin, 'docker-credential-berthtest'), `#!/bin/sh\ncase "$1" in get) read url; echo '{"ServerURL":"'$url'","Username":"berth","Secret":"s3cret"}';; *) exit 0;; esac\n`);
+      chmodSync(join(bin, 'docker-credential-berthtest'), 0o755);
+      writeFileSync(join(env.DOCKER_CONFIG, 'config.json'), JSON.stringify({ credHelpers: { [reg.host]: 'berthtest' } }));
+      ok(await berth(['push', 'local/bb:1', `${reg.host}/helper/bb:1`], { root: store, env: { ...env, PATH: `${bin}:${process.env.PATH}` } }), 'push through the helper');
+    });
+
+    test('a connection cut in the middle of a blob: the pull resumes with a Range request', async () => {
+      // Push with credentials, then pull through a proxy that breaks the first blob response.
+      const creds = cfg('cutcreds');
+      writeFileSync(join(creds.DOCKER_CONFIG, 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('berth:s3cret').toString('base64') } } }));
+      ok(await berth(['push', 'local/bb:1', `${reg.host}/cut/bb:1`], { root: store, env: creds }), 'push');
+      const port = await freePort();
+      const [rhost, rport] = reg.host.split(':');
+      const ranges: string[] = [];
+      let cut = false;
+      const proxy: Server = createServer((req, res) => {
+        if (req.headers.range) ranges.push(req.headers.range);
+        const up = httpRequest({ host: rhost, port: Number(rport), path: req.url, method: req.method, headers: { ...req.headers, host: reg.host } }, (ur) => {
+          res.writeHead(ur.statusCode ?? 502, ur.headers);
+          const isBlob = /\/blobs\/sha256:/.test(req.url ?? '') && req.method === 'GET' && (ur.statusCode === 200) && Number(ur.headers['content-length'] ?? 0) > 100000;
+          if (isBlob && !cut) {
+            cut = true;
+            let sent = 0;
+            ur.on('data', (c: Buffer) => {
+              if (sent > 200000) return;
+              sent += c.length;
+              res.write(c);
+              if (sent > 200000) res.socket?.destroy();
+            });
+          } else ur.pipe(res);
+        });
+        req.pipe(up);
+      });
+      await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', () => r()));
+      try {
+        const penv = cfg('cutpull');
+        writeFileSync(join(penv.DOCKER_CONFIG, 'config.json'), JSON.stringify({ auths: { [`127.0.0.1:${port}`]: { auth: Buffer.from('berth:s3cret').toString('base64') } } }));
+        const fresh = join(work.dir, 'fresh-cut');
+        ok(await berth(['pull', '--no-unpack', `127.0.0.1:${port}/cut/bb:1`], { root: fresh, env: penv }), 'pull through the cutting proxy');
+        assert.ok(cut, 'the proxy cut a blob');
+        assert.ok(ranges.some((r) => /^bytes=\d+-$/.test(r)), `a Range request resumed it (${ranges.join(', ')})`);
+        const out = join(work.dir, 'cut-unpacked');
+        ok(await berth(['unpack', `127.0.0.1:${port}/cut/bb:1`, out], { root: fresh }), 'unpack');
+        assert.ok(existsSync(join(out, 'bin/busybox')));
+      } finally {
+        proxy.close();
+      }
+    });
+
+    test('a multi-platform index: the host platform is pulled', async () => {
+      const env = cfg('index');
+      const auth = Buffer.from('berth:s3cret').toString('base64');
+      writeFileSync(join(env.DOCKER_CONFIG, 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth } } }));
+      const pushed = ok(await berth(['push', 'local/bb:1', `${reg.host}/multi/bb:amd`], { root: store, env }), 'push');
+      const digest = pushed.stdout.trim().split(' ')[1];
+      const manifest = readFileSync(join(store, 'blobs/sha256', digest.slice(7)));
+      // A second platform: the same layers under a config that says arm64.
+      const inspect = JSON.parse(ok(await berth(['inspect', 'local/bb:1'], { root: store }), 'inspect').stdout)[0];
+      const armConfig = Buffer.from(JSON.stringify({ ...inspect.config, architecture: 'arm64' }));
+      const put = async (path: string, body: Buffer, type: string, method = 'PUT') => {
+        const res = await fetch(`http://${reg.host}${path}`, { method, body, headers: { authorization: `Basic ${auth}`, 'content-type': type } });
+        assert.ok(res.ok || res.status === 201 || res.status === 202, `${method} ${path}: ${res.status} ${await res.text()}`);
+        return res;
+      };
+      const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+      const start = await fetch(`http://${reg.host}/v2/multi/bb/blobs/uploads/`, { method: 'POST', headers: { authorization: `Basic ${auth}` } });
+      const loc = new URL(start.headers.get('location')!, `http://${reg.host}`);
+      loc.searchParams.set('digest', sha(armConfig));
+      await put(`${loc.pathname}${loc.search}`, armConfig, 'application/octet-stream');
+      const armManifest = Buffer.from(JSON.stringify({ ...JSON.parse(manifest.toString()), config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(armConfig), size: armConfig.length } }));
+      await put(`/v2/multi/bb/manifests/arm`, armManifest, 'application/vnd.oci.image.manifest.v1+json');
+      const hostArch = process.arch === 'x64' ? 'amd64' : process.arch;
+      const index = Buffer.from(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(armManifest), size: armManifest.length, platform: { os: 'linux', architecture: hostArch === 'arm64' ? 's390x' : 'arm64' } },
+          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: manifest.length, platform: { os: 'linux', architecture: hostArch } },
+        ],
+      }));
+      await put('/v2/multi/bb/manifests/1', index, 'application/vnd.oci.image.index.v1+json');
+      const fresh = join(work.dir, 'fresh-index');
+      const pulled = ok(await berth(['pull', '--no-unpack', `${reg.host}/multi/bb:1`], { root: fresh, env }), 'pull the index');
+      assert.match(pulled.stdout, new RegExp(digest), 'the host manifest was chosen');
+    });
+
+    test('rootless: the test user pulls into its own store and runs the image', { skip: user ? false : 'no test user' }, async () => {
+      const home = tempDir('berth-registry-user-', user);
+      try {
+        const d = join(home.dir, 'docker');
+        mkdirSync(d);
+        writeFileSync(join(d, 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('berth:s3cret').toString('base64') } } }));
+        chownSync(d, user!.uid, user!.gid);
+        chownSync(join(d, 'config.json'), user!.uid, user!.gid);
+        ok(await berth(['push', 'local/bb:1', `${reg.host}/rootless/bb:1`], { root: store, env: { DOCKER_CONFIG: d } }), 'push');
+        const ustore = join(home.dir, 'store');
+        const pulled = await berth(['pull', `${reg.host}/rootless/bb:1`], { root: ustore, asTestUser: true, env: { DOCKER_CONFIG: d } });
+        ok(pulled, 'rootless pull');
+        const run = ok(await berth(['run', '--rm', '-u', 'foo', `${reg.host}/rootless/bb:1`, 'id'], { root: ustore, asTestUser: true }), 'rootless run');
+        assert.equal(run.stdout.trim(), 'uid=10000(foo) gid=10000(foo) groups=10000(foo),20000(bar)');
+      } finally {
+        removeTree(home.dir);
+      }
+    });
+    // Last: it damages a blob every repository of this registry shares.
+    test('a corrupted blob in the registry is refused and nothing is stored', async () => {
+      const env = cfg('corrupt');
+      writeFileSync(join(env.DOCKER_CONFIG, 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('berth:s3cret').toString('base64') } } }));
+      const pushed = ok(await berth(['push', 'local/bb:1', `${reg.host}/corrupt/bb:1`], { root: store, env }), 'push');
+      const inspect = JSON.parse(ok(await berth(['inspect', 'local/bb:1'], { root: store }), 'inspect').stdout)[0];
+      const layer = inspect.manifest.layers[0].digest as string;
+      const path = reg.blobPath(layer);
+      const bytes = readFileSync(path);
+      bytes[bytes.length - 20] ^= 0xff;
+      writeFileSync(path, bytes);
+      const fresh = join(work.dir, 'fresh-corrupt');
+      const r = await berth(['pull', `${reg.host}/corrupt/bb:1`], { root: fresh, env });
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, /digest|corrupt/i);
+      const blobs = join(fresh, 'blobs/sha256');
+      assert.ok(!existsSync(join(blobs, layer.slice(7))), 'the corrupted layer is not in the store');
+      const images = await berth(['images', '--json'], { root: fresh });
+      assert.ok(images.code !== 0 || !images.stdout.includes('corrupt/bb'), 'no image was named');
+      void pushed;
+    });
+  });
+
+  describe('token server (Bearer)', () => {
+    let reg: TestRegistry;
+    before(async () => {
+      reg = await startRegistry({ auth: 'token', users: { berth: 's3cret' } });
+    });
+    after(async () => reg.stop());
+
+    test('anonymous pull is allowed, push needs a login; tokens are reused', async () => {
+      const env = cfg('token');
+      const denied = await berth(['push', 'local/bb:1', `${reg.host}/tok/bb:1`], { root: store, env });
+      assert.equal(denied.code, 125);
+      assert.match(denied.stderr, /needs credentials|denied/);
+      ok(await berth(['login', '-u', 'berth', '--password-stdin', reg.host], { env, input: 's3cret' }), 'login');
+      const before = reg.tokenRequests.length;
+      ok(await berth(['push', 'local/bb:1', `${reg.host}/tok/bb:1`], { root: store, env }), 'push');
+      assert.ok(reg.tokenRequests.length - before <= 2, `one token for the push (${reg.tokenRequests.length - before} requests)`);
+      const anon = cfg('anon');
+      const fresh = join(work.dir, 'fresh-token');
+      ok(await berth(['pull', '--no-unpack', `${reg.host}/tok/bb:1`], { root: fresh, env: anon }), 'anonymous pull');
+      assert.ok(readdirSync(join(fresh, 'blobs/sha256')).length >= 3);
+      const wrong = await berth(['login', '-u', 'berth', '--password-stdin', reg.host], { env: cfg('wrong'), input: 'bad' });
+      assert.equal(wrong.code, 125);
+      assert.match(wrong.stderr, /refused the credentials|not accepted/);
+    });
+  });
+});
