@@ -27,6 +27,10 @@ export interface BuildOptions extends StoreOptions {
   target?: string;
   /** Run every step, reusing nothing. */
   noCache?: boolean;
+  /** Base images: pulled when the store lacks them (`missing`, default), `always`, or `never`. */
+  pull?: 'always' | 'missing' | 'never';
+  /** Registry transport for those pulls: false allows plain HTTP. */
+  tlsVerify?: boolean;
   /** Network of RUN steps: `host` (default, as Docker builds) or `none`. */
   network?: 'host' | 'none';
   /** Step, cache, output and completion events. */
@@ -35,7 +39,7 @@ export interface BuildOptions extends StoreOptions {
 
 export type BuildResult = BuildOutcome;
 
-const KEYS = ['root', 'onWarning', 'context', 'file', 'tags', 'buildArgs', 'target', 'noCache', 'network', 'onProgress'] as const;
+const KEYS = ['root', 'onWarning', 'context', 'file', 'tags', 'buildArgs', 'target', 'noCache', 'network', 'onProgress', 'pull', 'tlsVerify'] as const;
 
 async function readText(path: string, what: string, hint: string): Promise<string> {
   try {
@@ -51,6 +55,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   const network = o.network ?? 'host';
   if (network !== 'host' && network !== 'none') throw new BerthError('E_OPTION_INVALID', `build --network ${String(network)}: use host or none`, { hint: 'RUN steps share the host network (host) or have only a loopback (none)' });
   const tags = (o.tags ?? []).map((t) => parseReference(t).toString());
+  if (o.pull !== undefined && !['always', 'missing', 'never'].includes(o.pull)) throw new BerthError('E_OPTION_INVALID', `build --pull ${String(o.pull)}: use always, missing or never`, { hint: 'missing pulls only base images the store lacks' });
   const onWarning: WarningSink = o.onWarning ?? (() => undefined);
   const contextDir = resolve(o.context);
   return withContext('build', async () => {
@@ -80,6 +85,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         buildArgs: o.buildArgs ?? {},
         ...(o.target !== undefined ? { target: o.target } : {}),
         noCache: o.noCache === true,
+        pull: o.pull ?? 'missing',
+        ...(o.tlsVerify !== undefined ? { tlsVerify: o.tlsVerify } : {}),
         network,
         onProgress: o.onProgress ?? (() => undefined),
         onWarning,

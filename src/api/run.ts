@@ -118,6 +118,10 @@ export interface RunOptions extends StoreOptions {
    * CLI, which runs one container per process, passes false.
    */
   shareUserNamespace?: boolean;
+  /** Pull the image from its registry: when it is not in the store (`missing`, default), `always`, or `never`. */
+  pull?: 'always' | 'missing' | 'never';
+  /** Registry transport for that pull: false allows plain HTTP. */
+  tlsVerify?: boolean;
 }
 
 export interface RunResult {
@@ -135,7 +139,7 @@ export interface RunResult {
 const KEYS = [
   'root', 'onWarning', 'image', 'cmd', 'entrypoint', 'name', 'rm', 'user', 'groupAdd', 'capAdd', 'capDrop', 'workdir', 'env', 'envFile',
   'volumes', 'readOnly', 'network', 'sysctls', 'securityOpt', 'noNewPrivileges', 'userns', 'uidmap', 'gidmap', 'interactive', 'tty', 'hostname',
-  'runtime', 'stdio', 'input', 'forwardSignals', 'signal', 'stopTimeoutMs', 'callerEnv', 'shareUserNamespace',
+  'runtime', 'stdio', 'input', 'forwardSignals', 'signal', 'stopTimeoutMs', 'callerEnv', 'shareUserNamespace', 'pull', 'tlsVerify',
 ] as const;
 
 function invalid(name: string, reason: string, hint: string): BerthError {
@@ -516,6 +520,26 @@ export async function resolveRunWith(
   return { o, facts, ns, store, image, identity, userns, env };
 }
 
+/** resolveRun, pulling the image first (`always`) or when the store lacks it (`missing`). */
+async function resolveWithPull(o: NormalisedRun & { root?: string }, options: RunOptions, onWarning: WarningSink): Promise<ResolvedRun> {
+  const policy = options.pull ?? 'missing';
+  if (policy !== 'always' && policy !== 'missing' && policy !== 'never') throw invalid('pull', 'must be always, missing or never', 'missing pulls only images the store lacks');
+  const { pullImage } = await import('./registry.js');
+  const pull = () => pullImage({ reference: o.image, ...(o.root !== undefined ? { root: o.root } : {}), onWarning, ...(options.tlsVerify !== undefined ? { tlsVerify: options.tlsVerify } : {}) });
+  if (policy === 'always') await pull();
+  try {
+    return await resolveRun(o, onWarning);
+  } catch (e) {
+    if (policy !== 'missing' || !(e instanceof BerthError) || (e.code !== 'E_IMAGE_NOT_FOUND' && e.code !== 'E_STORE_NOT_FOUND')) throw e;
+    try {
+      await pull();
+    } catch (pe) {
+      throw new BerthError(e.code, `${e.message}; pulling it failed too: ${(pe as Error).message}`, { ...(e.hint ? { hint: e.hint } : {}), cause: pe });
+    }
+    return resolveRun(o, onWarning);
+  }
+}
+
 /** Phase 2 (pure). */
 export function buildRunSpec(r: ResolvedRun, containerId: string, rootfsPath: string): { spec: RuntimeSpec; warnings: Warning[] } {
   const o = r.o;
@@ -574,7 +598,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
     for (const opt of o.ignoredSecurityOpts) {
       onWarning({ code: 'W_SECURITY_OPT_IGNORED', message: `--security-opt ${opt} is not supported; it is ignored` });
     }
-    const resolved = await resolveRun(o, onWarning);
+    const resolved = await resolveWithPull(o, options, onWarning);
     let result: ExecuteResult;
     try {
       result = await executeContainer({

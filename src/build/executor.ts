@@ -53,6 +53,9 @@ export interface ExecuteBuildInput {
   buildArgs: Record<string, string>;
   target?: string;
   noCache: boolean;
+  /** Base images: pulled when the store lacks them (`missing`), `always`, or `never`. */
+  pull: 'always' | 'missing' | 'never';
+  tlsVerify?: boolean;
   network: 'host' | 'none';
   onProgress: (e: BuildEvent) => void;
   onWarning: WarningSink;
@@ -252,7 +255,7 @@ export async function executeBuild(input: ExecuteBuildInput): Promise<BuildOutco
           });
         }
       }
-      const run = await startStage(stage, fromRef, df, done, store, file);
+      const run = await startStage(stage, fromRef, df, done, store, file, input);
       input.onProgress({ type: 'step-done', step, ms: 0, layer: false });
       const triggers = run.image.config.config?.OnBuild ?? [];
       if (run.image.config.config) run.image.config.config.OnBuild = null;
@@ -282,7 +285,7 @@ export async function executeBuild(input: ExecuteBuildInput): Promise<BuildOutco
   }
 }
 
-async function startStage(stage: Stage, ref: string, df: Dockerfile, done: Map<number, StageRun>, store: Store, file: string): Promise<StageRun> {
+async function startStage(stage: Stage, ref: string, df: Dockerfile, done: Map<number, StageRun>, store: Store, file: string, input: ExecuteBuildInput): Promise<StageRun> {
   const platform = hostPlatform();
   const prev = df.stages.find((s) => (s.name === ref.toLowerCase() || String(s.index) === ref) && s.index < stage.index);
   if (prev) {
@@ -294,11 +297,22 @@ async function startStage(stage: Stage, ref: string, df: Dockerfile, done: Map<n
     return { stage, image: { config, layers: [] }, key: sha('scratch'), args: new Map(), cmdSet: false, lastCreated: new Date(0).toISOString() };
   }
   let img;
+  const pull = async () => {
+    const { pullImage } = await import('../api/registry.js');
+    await pullImage({ reference: ref, root: store.root, unpack: false, onWarning: input.onWarning, ...(input.tlsVerify !== undefined ? { tlsVerify: input.tlsVerify } : {}) });
+  };
   try {
-    img = await store.resolveImage(ref);
+    if (input.pull === 'always') await pull();
+    try {
+      img = await store.resolveImage(ref);
+    } catch (e) {
+      if (input.pull !== 'missing' || !(e instanceof BerthError) || e.code !== 'E_IMAGE_NOT_FOUND') throw e;
+      await pull();
+      img = await store.resolveImage(ref);
+    }
   } catch (e) {
     throw new BerthError('E_BUILD_BASE_MISSING', `FROM ${ref} at ${file}:${stage.from.line}: ${(e as Error).message}`, {
-      hint: `make the base image available first (berth load, berth import${'' /* pull arrives with registries */})`,
+      hint: 'make the base image available: berth pull, berth load or berth import',
       cause: e,
     });
   }

@@ -136,7 +136,9 @@ export class RegistryClient {
       } catch (e) {
         if (e instanceof BerthError) throw e;
         lastError = e;
-        if (o.stream || o.once) break;
+        // A name that does not resolve or a port nobody listens on will not change in a second.
+        const code = (e as { cause?: { code?: string } }).cause?.code;
+        if (o.stream || o.once || code === 'ENOTFOUND' || code === 'ECONNREFUSED') break;
         continue;
       }
       if (res.ok || o.allow?.includes(res.status)) return res;

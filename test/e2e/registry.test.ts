@@ -72,6 +72,21 @@ describe('registries', { skip }, () => {
       assert.equal(JSON.parse(readFileSync(file, 'utf8')).auths[reg.host], undefined);
     });
 
+    test('run and build pull a missing image (--pull missing is the default; never refuses)', async () => {
+      const env = cfg('autopull');
+      writeFileSync(join(env.DOCKER_CONFIG, 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('berth:s3cret').toString('base64') } } }));
+      ok(await berth(['push', 'local/bb:1', `${reg.host}/auto/bb:1`], { root: store, env }), 'push');
+      const never = await berth(['run', '--rm', '--pull', 'never', `${reg.host}/auto/bb:1`, 'true'], { root: join(work.dir, 'auto-never'), env });
+      assert.equal(never.code, 125);
+      const run = ok(await berth(['run', '--rm', `${reg.host}/auto/bb:1`, 'echo', 'pulled'], { root: join(work.dir, 'auto-run'), env }), 'run pulls');
+      assert.equal(run.stdout.trim(), 'pulled');
+      const ctx = join(work.dir, 'auto-ctx');
+      mkdirSync(ctx);
+      writeFileSync(join(ctx, 'Dockerfile'), `FROM ${reg.host}/auto/bb:1\nUSER foo\nRUN id\n`);
+      const built = ok(await berth(['build', '--progress', 'plain', '-t', 'auto:1', ctx], { root: join(work.dir, 'auto-build'), env }), 'build pulls its base');
+      assert.match(built.stderr, /uid=10000\(foo\) gid=10000\(foo\) groups=10000\(foo\),20000\(bar\)/);
+    });
+
     test('a credential helper (credHelpers) supplies the login', async () => {
       const env = cfg('helper');
       const bin = join(work.dir, 'bin');

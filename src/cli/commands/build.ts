@@ -16,6 +16,8 @@ export const spec: CommandSpec = {
     { name: 'target', kind: 'string', value: 'STAGE', help: 'build up to this stage' },
     { name: 'no-cache', kind: 'boolean', help: 'run every step, reusing nothing' },
     { name: 'network', kind: 'string', value: 'host|none', help: 'network of RUN steps (default host)' },
+    { name: 'pull', kind: 'string', value: 'always|missing|never', help: 'pull base images from their registry (default missing)' },
+    { name: 'tls-verify', kind: 'string', value: 'true|false', help: 'registry transport for pulls: false allows plain HTTP' },
     { name: 'progress', kind: 'string', value: 'auto|plain|quiet', help: 'output: steps and their output (auto, plain) or only the image ID (quiet)' },
     { name: 'quiet', short: 'q', kind: 'boolean', help: 'print only the image ID' },
   ],
@@ -80,6 +82,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     buildArgs,
     ...(flagString(p, 'target') !== undefined ? { target: flagString(p, 'target') } : {}),
     noCache: flagBool(p, 'no-cache'),
+    ...(flagString(p, 'pull') !== undefined ? { pull: flagString(p, 'pull') as 'always' | 'missing' | 'never' } : {}),
+    ...(flagString(p, 'tls-verify') !== undefined ? { tlsVerify: flagString(p, 'tls-verify') !== 'false' } : {}),
     network,
     onProgress,
   });

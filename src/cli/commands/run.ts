@@ -23,6 +23,8 @@ export const spec: CommandSpec = {
   passthroughAfter: 1,
   flags: [
     { name: 'rm', kind: 'boolean', help: 'remove the container when it exits' },
+    { name: 'pull', kind: 'string', value: 'always|missing|never', help: 'pull the image from its registry (default missing: only when the store lacks it)' },
+    { name: 'tls-verify', kind: 'string', value: 'true|false', help: 'registry transport for a pull: false allows plain HTTP' },
     { name: 'name', kind: 'string', value: 'NAME', help: 'name the container' },
     { name: 'user', short: 'u', kind: 'string', value: 'USER[:GROUP]', help: 'user name or uid, and optionally group name or gid' },
     { name: 'group-add', kind: 'multi', value: 'GROUP', help: 'add a supplementary group' },
@@ -92,6 +94,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       forwardSignals: true,
       // One container per process: a namespace kept for later runs would only cost a process.
       shareUserNamespace: false,
+      ...(flagString(p, 'pull') !== undefined ? { pull: flagString(p, 'pull') as 'always' | 'missing' | 'never' } : {}),
+      ...(flagString(p, 'tls-verify') !== undefined ? { tlsVerify: flagString(p, 'tls-verify') !== 'false' } : {}),
       callerEnv: ctx.env,
     });
     return r.exitCode;
