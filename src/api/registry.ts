@@ -233,7 +233,7 @@ export interface PushOptions extends StoreOptions, Pick<ClientOptions, 'tlsVerif
   onProgress?: (e: { type: 'blob'; digest: string; size: number; skipped: boolean } | { type: 'done'; reference: string; digest: string }) => void;
 }
 
-export async function pushImage(options: PushOptions): Promise<{ reference: string; digest: string; uploaded: number }> {
+export async function pushImage(options: PushOptions): Promise<{ reference: string; digest: string; uploaded: number; mounted: number }> {
   const onProgress = options.onProgress ?? (() => undefined);
   return withContext(`push ${options.image}`, async () => {
     const store = await openStore(options, { create: false });
@@ -242,15 +242,24 @@ export async function pushImage(options: PushOptions): Promise<{ reference: stri
       const dest0 = parseReference(options.destination ?? img.reference?.toString() ?? options.image);
       const dest = dest0.tag === undefined && dest0.digest === undefined ? dest0.withTag('latest') : dest0;
       const client = new RegistryClient(dest.domain, { ...(options.tlsVerify !== undefined ? { tlsVerify: options.tlsVerify } : {}), ...(options.configPath ? { configPath: options.configPath } : {}) });
-      const scope = `repository:${dest.path}:pull,push`;
+      // Another repository of the same registry that holds the blobs (the image's own name there):
+      // the registry can mount them instead of receiving them again.
+      const from = img.references.find((r) => r.domain === dest.domain && r.path !== dest.path)?.path;
+      const scope = `repository:${dest.path}:pull,push${from ? ` repository:${from}:pull` : ''}`;
       let uploaded = 0;
-      for (const desc of [...img.manifest.layers, img.manifestDescriptor.digest === '' ? img.configDescriptor : img.configDescriptor]) {
+      let mounted = 0;
+      for (const desc of [...img.manifest.layers, img.configDescriptor]) {
         const head = await client.request('HEAD', `/v2/${dest.path}/blobs/${desc.digest}`, { scope, allow: [404] });
         if (head.status === 200) {
           onProgress({ type: 'blob', digest: desc.digest, size: desc.size, skipped: true });
           continue;
         }
-        const start = await client.request('POST', `/v2/${dest.path}/blobs/uploads/`, { scope, once: true });
+        const start = await client.request('POST', `/v2/${dest.path}/blobs/uploads/${from ? `?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}` : ''}`, { scope, once: true, allow: [201] });
+        if (start.status === 201) {
+          mounted++;
+          onProgress({ type: 'blob', digest: desc.digest, size: desc.size, skipped: true });
+          continue;
+        }
         let location = start.headers.get('location');
         if (!location) throw new BerthError('E_REGISTRY_REQUEST', `push ${dest.toString()}: the registry started an upload without a Location`, { hint: 'the registry is not OCI-compliant' });
         const abs = (l: string) => new URL(l, `http://${dest.domain}`).toString().replace(/^http:\/\/[^/]+/, '');
@@ -299,7 +308,7 @@ export async function pushImage(options: PushOptions): Promise<{ reference: stri
         headers: { 'content-type': img.manifestDescriptor.mediaType || img.manifest.mediaType || MEDIA_TYPES.ociManifest },
       });
       onProgress({ type: 'done', reference: dest.toString(), digest: img.manifestDescriptor.digest });
-      return { reference: dest.toString(), digest: img.manifestDescriptor.digest, uploaded };
+      return { reference: dest.toString(), digest: img.manifestDescriptor.digest, uploaded, mounted };
     } finally {
       await store.close();
     }

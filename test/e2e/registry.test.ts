@@ -87,6 +87,17 @@ describe('registries', { skip }, () => {
       assert.match(built.stderr, /uid=10000\(foo\) gid=10000\(foo\) groups=10000\(foo\),20000\(bar\)/);
     });
 
+    test('pushing a pulled image to another repository of the same registry mounts its blobs', async () => {
+      const env = cfg('mount');
+      writeFileSync(join(env.DOCKER_CONFIG, 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('berth:s3cret').toString('base64') } } }));
+      ok(await berth(['push', 'local/bb:1', `${reg.host}/src/bb:1`], { root: store, env }), 'push');
+      const s2 = join(work.dir, 'mount-store');
+      ok(await berth(['pull', '--no-unpack', `${reg.host}/src/bb:1`], { root: s2, env }), 'pull');
+      const r = ok(await berth(['push', `${reg.host}/src/bb:1`, `${reg.host}/dst/bb:1`], { root: s2, env }), 'push to another repository');
+      assert.doesNotMatch(r.stderr, /pushed/, 'no blob was uploaded again');
+      ok(await berth(['pull', '--no-unpack', `${reg.host}/dst/bb:1`], { root: join(work.dir, 'mount-check'), env }), 'the mounted image pulls');
+    });
+
     test('a credential helper (credHelpers) supplies the login', async () => {
       const env = cfg('helper');
       const bin = join(work.dir, 'bin');
