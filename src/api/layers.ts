@@ -104,10 +104,18 @@ export async function writeLayer(store: Store, entries: AsyncIterable<InEntry> |
 
 /** Reads a stored layer blob once (any compression): its diffID, file index and owner ID sets. */
 export async function indexStoredLayer(store: Store, desc: Descriptor, opts: { onWarning?: WarningSink } = {}): Promise<WrittenLayer> {
+  return indexLayerBytes(store.openBlob(desc.digest), desc, opts);
+}
+
+/**
+ * The same from the layer's bytes as they arrive (a pull indexes while it downloads). The caller
+ * checks the bytes' digest; this trusts them only to describe them.
+ */
+export async function indexLayerBytes(bytes: AsyncIterable<Buffer>, desc: Descriptor, opts: { onWarning?: WarningSink } = {}): Promise<WrittenLayer> {
   const diffHash = createHash('sha256');
   const tarBytes = { n: 0 };
   const facts = new LayerFacts();
-  for await (const e of decodeTar(hashTap(decompress(store.openBlob(desc.digest)), diffHash, tarBytes), { onWarning: opts.onWarning })) {
+  for await (const e of decodeTar(hashTap(decompress(bytes), diffHash, tarBytes), { onWarning: opts.onWarning })) {
     const captured = facts.add(e.header);
     if (captured) {
       for await (const c of e.body) captured.push(c);

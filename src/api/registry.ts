@@ -19,7 +19,7 @@ import { MEDIA_TYPES, chainId, isIndexMediaType, parseImageConfig, parseManifest
 import type { Store } from '../store/index.js';
 import { RegistryClient, type ClientOptions } from '../registry/client.js';
 import { eraseCredentials, storeCredentials } from '../registry/auth.js';
-import { indexStoredLayer } from './layers.js';
+import { indexLayerBytes, indexStoredLayer, type WrittenLayer } from './layers.js';
 import { putLayerMetadata, hostPlatform } from './image.js';
 import { openStore } from './store.js';
 import type { StoreOptions } from './options.js';
@@ -99,6 +99,77 @@ async function* blobStream(client: RegistryClient, ref: Reference, desc: Descrip
   }
 }
 
+/**
+ * Two readers of one stream, each with its own queue. The source is read no faster than the
+ * slower reader drains (at most `limit` bytes ahead), and a reader that stops early no longer holds
+ * the other back. An error of the source reaches both.
+ */
+function tee(src: AsyncIterable<Buffer>, limit = 16 << 20): [AsyncIterable<Buffer>, AsyncIterable<Buffer>] {
+  interface Side {
+    queue: Buffer[];
+    bytes: number;
+    closed: boolean;
+    wake?: () => void;
+  }
+  const sides: Side[] = [
+    { queue: [], bytes: 0, closed: false },
+    { queue: [], bytes: 0, closed: false },
+  ];
+  let done = false;
+  let failure: unknown;
+  let drained: (() => void) | undefined;
+  let started = false;
+  const pump = async () => {
+    try {
+      for await (const chunk of src) {
+        for (const s of sides) {
+          if (s.closed) continue;
+          s.queue.push(chunk);
+          s.bytes += chunk.length;
+          s.wake?.();
+        }
+        while (sides.some((s) => !s.closed && s.bytes > limit)) await new Promise<void>((r) => (drained = r));
+        if (sides.every((s) => s.closed)) break;
+      }
+    } catch (e) {
+      failure = e;
+    }
+    done = true;
+    for (const s of sides) s.wake?.();
+  };
+  const reader = (s: Side): AsyncIterable<Buffer> => ({
+    async *[Symbol.asyncIterator]() {
+      if (!started) {
+        started = true;
+        void pump();
+      }
+      try {
+        for (;;) {
+          if (s.queue.length > 0) {
+            const c = s.queue.shift()!;
+            s.bytes -= c.length;
+            drained?.();
+            yield c;
+            continue;
+          }
+          if (done) {
+            if (failure !== undefined) throw failure;
+            return;
+          }
+          await new Promise<void>((r) => (s.wake = r));
+          s.wake = undefined;
+        }
+      } finally {
+        s.closed = true;
+        s.queue = [];
+        s.bytes = 0;
+        drained?.();
+      }
+    },
+  });
+  return [reader(sides[0]), reader(sides[1])];
+}
+
 async function pool<T>(items: T[], n: number, fn: (t: T, i: number) => Promise<void>): Promise<void> {
   let next = 0;
   let failed: unknown;
@@ -167,27 +238,36 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
       await pool(manifest.layers, options.concurrency ?? 3, async (desc, i) => {
         const started = Date.now();
         const have = await store.hasBlob(desc.digest);
+        let layer: WrittenLayer | undefined;
         if (!have) {
           onProgress({ type: 'layer-start', digest: desc.digest, size: desc.size });
           let last = 0;
-          await store.putBlob(
+          // One download feeds the store (which verifies digest and size) and the file index
+          // (decompressed and decoded while the bytes arrive).
+          const [toStore, toIndex] = tee(
             blobStream(client, ref, desc, scope, (n) => {
               if (n - last >= 1 << 20 || n === desc.size) {
                 last = n;
                 onProgress({ type: 'layer-progress', digest: desc.digest, received: n, size: desc.size });
               }
             }),
-            { digest: desc.digest, size: desc.size },
-          ).catch((e: unknown) => {
+          );
+          const indexed = indexLayerBytes(toIndex, desc, options.onWarning ? { onWarning: options.onWarning } : {});
+          indexed.catch(() => undefined);
+          try {
+            await store.putBlob(toStore, { digest: desc.digest, size: desc.size });
+          } catch (e) {
             if (e instanceof BerthError && (e.code === 'E_DIGEST_MISMATCH' || e.code === 'E_SIZE_MISMATCH')) {
               throw new BerthError('E_REGISTRY_DIGEST', `pull ${ref.toString()}: layer ${desc.digest}: ${e.message}`, { hint: 'the registry sent corrupted content; nothing was stored', cause: e });
             }
             throw e;
-          });
+          }
+          // The bytes are verified now; an index of them that failed is a real layer problem.
+          layer = await indexed;
           fetched++;
         }
         if (!(await store.getLayerIndex(diffIds[i]))) {
-          const layer = await indexStoredLayer(store, desc, options.onWarning ? { onWarning: options.onWarning } : {});
+          layer ??= await indexStoredLayer(store, desc, options.onWarning ? { onWarning: options.onWarning } : {});
           if (layer.diffId !== diffIds[i]) {
             throw new BerthError('E_REGISTRY_DIGEST', `pull ${ref.toString()}: layer ${i + 1} uncompresses to ${layer.diffId}, but the config says ${diffIds[i]}`, { hint: 'the image is corrupt in the registry' });
           }
