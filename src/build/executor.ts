@@ -548,6 +548,33 @@ async function dispatch(ins: Instruction, run: StageRun, c: DispatchCtx): Promis
   }
 }
 
+/** A step whose key is cached: its layer (if any) and history, without running it. */
+async function fromCache(run: StageRun, c: DispatchCtx, key: string, createdBy: string): Promise<{ cached: true; layer: boolean } | undefined> {
+  if (c.input.noCache) return undefined;
+  const hit = await readCache(c.store, key);
+  if (!hit) return undefined;
+  c.input.onProgress({ type: 'cached', step: c.step });
+  if (hit.layer) addLayer(run, { digest: hit.layer.digest, diffId: hit.layer.diffId, ...(hit.layer.plain ? { plain: true } : {}) }, hit.created);
+  run.lastCreated = hit.created;
+  history(run, createdBy, !hit.layer, hit.created);
+  return { cached: true, layer: hit.layer !== undefined };
+}
+
+/** A step that ran: its layer (or none), the cache entry for its key, and its history. */
+async function record(run: StageRun, c: DispatchCtx, key: string, createdBy: string, layer: StageLayer | undefined): Promise<{ cached: false; layer: boolean }> {
+  const created = new Date().toISOString();
+  if (layer) {
+    const size = (await c.store.statBlob(layer.digest))?.size ?? 0;
+    addLayer(run, layer, created);
+    await writeCache(c.store, key, { version: 1, layer: { ...layer, size }, created });
+  } else {
+    run.lastCreated = created;
+    await writeCache(c.store, key, { version: 1, created });
+  }
+  history(run, createdBy, !layer, created);
+  return { cached: false, layer: layer !== undefined };
+}
+
 const cfgUser = (run: StageRun): string => run.image.config.config?.User ?? '';
 
 async function runInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, shell: string[], next: (s: string) => string): Promise<{ cached: boolean; layer: boolean }> {
@@ -574,16 +601,8 @@ async function runInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, s
   argEnv.sort();
   const key = next(`RUN ${JSON.stringify(argv)} ${JSON.stringify(argEnv)} ${network}`);
   const createdBy = `RUN ${argv.join(' ')}`;
-  if (!c.input.noCache) {
-    const hit = await readCache(c.store, key);
-    if (hit) {
-      c.input.onProgress({ type: 'cached', step: c.step });
-      if (hit.layer) addLayer(run, { digest: hit.layer.digest, diffId: hit.layer.diffId, ...(hit.layer.plain ? { plain: true } : {}) }, hit.created);
-      run.lastCreated = hit.created;
-      history(run, createdBy, !hit.layer, hit.created);
-      return { cached: true, layer: hit.layer !== undefined };
-    }
-  }
+  const reused = await fromCache(run, c, key, createdBy);
+  if (reused) return reused;
   const { OutputTail, runStep } = await c.steps();
   const output = new OutputTail((data) => c.input.onProgress({ type: 'output', step: c.step, data }));
   let r: Awaited<ReturnType<typeof runStep>>;
@@ -607,17 +626,7 @@ async function runInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, s
       details: { line: ins.line, exitCode: r.exitCode, output: tail },
     });
   }
-  const created = new Date().toISOString();
-  if (r.layer) {
-    const size = (await c.store.statBlob(r.layer.digest))?.size ?? 0;
-    addLayer(run, r.layer, created);
-    await writeCache(c.store, key, { version: 1, layer: { ...r.layer, size }, created });
-  } else {
-    run.lastCreated = created;
-    await writeCache(c.store, key, { version: 1, created });
-  }
-  history(run, createdBy, !r.layer, created);
-  return { cached: false, layer: r.layer !== undefined };
+  return record(run, c, key, createdBy, r.layer);
 }
 
 async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, next: (s: string) => string): Promise<{ cached: boolean; layer: boolean }> {
@@ -679,28 +688,10 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
   const plan = await planCopy(src, { instruction: ins.kind as 'COPY' | 'ADD', sources, dest, workdir, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}), target: view, now: new Date(), line: ins.line, file });
   const key = next(`${ins.kind} ${srcKey} ${plan.cacheKey}`);
   const createdBy = `${ins.kind} ${sources.join(' ')} ${dest}`;
-  if (!c.input.noCache) {
-    const hit = await readCache(c.store, key);
-    if (hit) {
-      c.input.onProgress({ type: 'cached', step: c.step });
-      if (hit.layer) addLayer(run, { digest: hit.layer.digest, diffId: hit.layer.diffId, ...(hit.layer.plain ? { plain: true } : {}) }, hit.created);
-      run.lastCreated = hit.created;
-      history(run, createdBy, !hit.layer, hit.created);
-      return { cached: true, layer: hit.layer !== undefined };
-    }
-  }
+  const reused = await fromCache(run, c, key, createdBy);
+  if (reused) return reused;
   const layer = await (await c.steps()).writeEntriesLayer(await c.env(), plan.entries());
-  const created = new Date().toISOString();
-  if (layer) {
-    const size = (await c.store.statBlob(layer.digest))?.size ?? 0;
-    addLayer(run, layer, created);
-    await writeCache(c.store, key, { version: 1, layer: { ...layer, size }, created });
-  } else {
-    run.lastCreated = created;
-    await writeCache(c.store, key, { version: 1, created });
-  }
-  history(run, createdBy, !layer, created);
-  return { cached: false, layer: layer !== undefined };
+  return record(run, c, key, createdBy, layer);
 }
 
 async function commit(store: Store, run: StageRun, tags: string[]): Promise<{ id: string; digest: string }> {

@@ -15,9 +15,7 @@
  * rootless (build/pack-child.ts), so owners are the image's IDs and file capabilities are v2.
  */
 import { mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { BerthError, type Warning, type WarningSink } from '../errors/index.js';
 import type { HostFacts } from '../host/index.js';
@@ -28,6 +26,7 @@ import { writeLayer, type WrittenLayer } from '../api/layers.js';
 import { putLayerMetadata } from '../api/image.js';
 import { buildRunSpec, normaliseRunOptions, resolveRunWith, type RuntimeNamespaceFacts } from '../api/run.js';
 import { ContainerLayout, ensureRootfs, executeContainer, removeTree } from '../runtime/run/index.js';
+import { berthProgram } from '../runtime/run/rootfs.js';
 import { joinUserNamespace, sharedUserNamespace } from '../runtime/userns/index.js';
 import { upperDirEntries } from './diff.js';
 
@@ -176,16 +175,9 @@ export async function runStep(env: BuildEnv, st: StageImage, n: number, req: Run
   return { exitCode: 0, layer: { ...layer, dir: upper } };
 }
 
-/** The compiled pack-child.js, next to this module or (from the CLI bundle) in dist/src. */
+/** The compiled pack-child.js. */
 function packChildPath(): string {
-  const candidates = [new URL('./pack-child.js', import.meta.url), new URL('../src/build/pack-child.js', import.meta.url)];
-  for (const c of candidates) {
-    const p = fileURLToPath(c);
-    if (existsSync(p)) return p;
-  }
-  throw new BerthError('E_BUILD_INSTALL_BROKEN', "build: berth's commit program (build/pack-child.js) is missing from the installation", {
-    hint: 'reinstall berth: the package must ship dist/src as well as dist/bundle',
-  });
+  return berthProgram(import.meta.url, 'pack-child.js', 'build/pack-child.js', 'build');
 }
 
 /** Commits an upper directory as a layer; undefined when the step changed nothing. */

@@ -151,17 +151,25 @@ async function unpackHere(req: RootfsRequest, rootfs: string): Promise<void> {
   }
 }
 
-/** The compiled unpack-child.js: next to this module, or (from the CLI bundle) in the package's dist/src. */
-export function unpackChildPath(): string {
-  const candidates = [new URL('./unpack-child.js', import.meta.url), new URL('../src/runtime/run/unpack-child.js', import.meta.url)];
+/**
+ * A berth-internal program (compiled to dist/src), found next to the calling module or, from the
+ * CLI bundle (dist/bundle), in the package's dist/src: `relative` is its path below src/.
+ */
+export function berthProgram(moduleUrl: string, sibling: string, relative: string, what: string): string {
+  const candidates = [new URL(`./${sibling}`, moduleUrl), new URL(`../src/${relative}`, moduleUrl)];
   for (const c of candidates) {
     const p = fileURLToPath(c);
     if (existsSync(p)) return p;
   }
-  throw new BerthError('E_RUN_INSTALL_BROKEN', 'prepare rootfs: berth\'s unpack program (runtime/run/unpack-child.js) is missing from the installation', {
+  throw new BerthError('E_INSTALL_BROKEN', `${what}: berth's program ${relative} is missing from the installation`, {
     hint: 'reinstall berth: the package must ship dist/src as well as dist/bundle',
     details: { searched: candidates.map((c) => fileURLToPath(c)) },
   });
+}
+
+/** The compiled unpack-child.js. */
+export function unpackChildPath(): string {
+  return berthProgram(import.meta.url, 'unpack-child.js', 'runtime/run/unpack-child.js', 'prepare rootfs');
 }
 
 /** Rootless: unpack inside the intermediate namespace, as its uid 0. */
