@@ -6,46 +6,24 @@
 // Needs root, runc, buildah and the Debian minbase fixture (scripts/fixtures.mjs minbase).
 // Usage: node scripts/bench-build.mjs [--runs N]   (after `npm run build`)
 // Prints markdown and writes bench/results/build-<date>.md ($BERTH_BENCH_RESULTS for another dir).
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { minbaseRootfs } from './fixtures.mjs';
+import { have, machineLine, median, run, runsArg, timeOnce, writeReport } from './bench-lib.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = process.env.BERTH_BENCH_CLI ?? join(REPO, 'dist/bundle/main.js');
 const SCRATCH = process.env.BERTH_BENCH_DIR ?? '/dev/shm';
-const args = process.argv.slice(2);
-const runsArg = args.indexOf('--runs');
-const RUNS = runsArg === -1 ? 7 : Number(args[runsArg + 1]);
-// The same small environment for every timed command (a login shell's NODE_EXTRA_CA_CERTS would
-// add a CA bundle read to every node start).
-const ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root' };
-
-function run(argv, opts = {}) {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 1 << 26, env: ENV, ...opts });
-  if (r.status !== 0) throw new Error(`failed (${r.status ?? r.signal}): ${argv.join(' ')}\n${r.stderr}`);
-  return r.stdout;
-}
-
-function timeOnce(argv) {
-  const t0 = process.hrtime.bigint();
-  run(argv);
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const RUNS = runsArg(process.argv.slice(2), 7);
 
 if (process.geteuid() !== 0) {
   console.error('bench-build: run as root');
   process.exit(2);
 }
 for (const tool of ['runc', 'buildah']) {
-  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+  if (!have(tool)) {
     console.error(`bench-build: ${tool} is not installed (apt install ${tool})`);
     process.exit(2);
   }
@@ -100,24 +78,18 @@ try {
       console.log(`${c.name}, ${mode}: berth ${bm.toFixed(0)} ms, buildah ${pm.toFixed(0)} ms, ratio ${(bm / pm).toFixed(2)} (target <= 0.8)`);
     }
   }
-  const date = new Date().toISOString().slice(0, 10);
   const version = (argv) => spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' }).stdout.split('\n')[0].trim();
-  const lines = [
-    `# berth build benchmarks, ${date}`,
+  writeReport(REPO, 'build', [
+    `# berth build benchmarks, ${new Date().toISOString().slice(0, 10)}`,
     '',
-    `Machine: ${cpus().length} x ${cpus()[0]?.model.split(' ').slice(0, 2).join(' ') ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}, Node ${process.version}; ${version(['buildah', '--version'])}; ${version(['runc', '--version'])}; scratch on ${SCRATCH}; ${RUNS} timed runs each after one warm-up, berth and buildah alternating; medians.`,
+    `Machine: ${machineLine()}; ${version(['buildah', '--version'])}; ${version(['runc', '--version'])}; scratch on ${SCRATCH}; ${RUNS} timed runs each after one warm-up, berth and buildah alternating; medians.`,
     '',
     '| case | berth | buildah bud --layers | ratio | target |',
     '|---|---:|---:|---:|---|',
     ...rows.map((r) => `| ${r.name} | ${r.berth.toFixed(0)} ms | ${r.peer.toFixed(0)} ms | ${r.ratio.toFixed(2)} | <= 0.8 |`),
     '',
     'Command: `node scripts/bench-build.mjs` (as root, after `npm run build`).',
-  ];
-  const text = `${lines.join('\n')}\n`;
-  console.log(text);
-  const dir = process.env.BERTH_BENCH_RESULTS ?? join(REPO, 'bench/results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `build-${date}.md`), text);
+  ]);
 } finally {
   spawnSync('buildah', ['--root', join(work, 'bh-root'), '--runroot', join(work, 'bh-run'), '--storage-driver', 'overlay', 'rm', '--all'], { stdio: 'ignore' });
   spawnSync('sh', ['-c', `umount -R ${join(work, 'bh-root')}/overlay 2>/dev/null; true`]);

@@ -8,28 +8,18 @@
 // Usage: node scripts/bench-registry.mjs [--runs N]
 // Prints markdown and writes bench/results/registry-<date>.md ($BERTH_BENCH_RESULTS for another dir).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { minbaseRootfs } from './fixtures.mjs';
+import { have, machineLine, median, run, runsArg, writeReport } from './bench-lib.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = process.env.BERTH_BENCH_CLI ?? join(REPO, 'dist/bundle/main.js');
 const SCRATCH = process.env.BERTH_BENCH_DIR ?? '/dev/shm';
-const args = process.argv.slice(2);
-const runsArg = args.indexOf('--runs');
-const RUNS = runsArg === -1 ? 5 : Number(args[runsArg + 1]);
-const ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root' };
+const RUNS = runsArg(process.argv.slice(2), 5);
 
-function run(argv) {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 1 << 26, env: ENV });
-  if (r.status !== 0) throw new Error(`failed (${r.status ?? r.signal}): ${argv.join(' ')}\n${r.stderr}`);
-  return r.stdout;
-}
-
-function timed(prepare, argv, cleanup) {
-  prepare();
+function timed(argv, cleanup) {
   const t0 = process.hrtime.bigint();
   run(argv);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -37,13 +27,8 @@ function timed(prepare, argv, cleanup) {
   return ms;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 for (const tool of ['docker-registry', 'skopeo', 'podman']) {
-  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+  if (!have(tool)) {
     console.error(`bench-registry: ${tool} is not installed`);
     process.exit(2);
   }
@@ -68,15 +53,15 @@ try {
       name: 'pull minbase into an empty store (no unpack)',
       peer: 'skopeo copy docker://… oci:DIR',
       target: 1.0,
-      berth: () => timed(() => undefined, [process.execPath, CLI, '--root', fresh('b1'), 'pull', '-q', '--no-unpack', image], rm(fresh('b1'))),
-      other: () => timed(() => undefined, ['skopeo', 'copy', '-q', '--src-tls-verify=false', `docker://${image}`, `oci:${fresh('s1')}:deb`], rm(fresh('s1'))),
+      berth: () => timed([process.execPath, CLI, '--root', fresh('b1'), 'pull', '-q', '--no-unpack', image], rm(fresh('b1'))),
+      other: () => timed(['skopeo', 'copy', '-q', '--src-tls-verify=false', `docker://${image}`, `oci:${fresh('s1')}:deb`], rm(fresh('s1'))),
     },
     {
       name: 'pull and unpack minbase (ready to run)',
       peer: 'podman pull (overlay storage)',
       target: 0.5,
-      berth: () => timed(() => undefined, [process.execPath, CLI, '--root', fresh('b2'), 'pull', '-q', image], rm(fresh('b2'))),
-      other: () => timed(() => undefined, ['podman', '--root', fresh('p2'), '--runroot', fresh('p2r'), '--storage-driver', 'overlay', 'pull', '-q', '--tls-verify=false', image], () => {
+      berth: () => timed([process.execPath, CLI, '--root', fresh('b2'), 'pull', '-q', image], rm(fresh('b2'))),
+      other: () => timed(['podman', '--root', fresh('p2'), '--runroot', fresh('p2r'), '--storage-driver', 'overlay', 'pull', '-q', '--tls-verify=false', image], () => {
         spawnSync('podman', ['--root', fresh('p2'), '--runroot', fresh('p2r'), '--storage-driver', 'overlay', 'rmi', '-a', '-f'], { stdio: 'ignore' });
         rm(fresh('p2'))();
         rm(fresh('p2r'))();
@@ -97,23 +82,17 @@ try {
     rows.push({ ...c, bm, pm });
     console.log(`${c.name}: berth ${bm.toFixed(0)} ms, ${c.peer} ${pm.toFixed(0)} ms, ratio ${(bm / pm).toFixed(2)} (target <= ${c.target})`);
   }
-  const date = new Date().toISOString().slice(0, 10);
-  const lines = [
-    `# registry benchmarks, ${date}`,
+  writeReport(REPO, 'registry', [
+    `# registry benchmarks, ${new Date().toISOString().slice(0, 10)}`,
     '',
-    `Machine: ${cpus().length} x ${cpus()[0]?.model.split(' ').slice(0, 2).join(' ') ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}, Node ${process.version}; docker-registry on 127.0.0.1; scratch on ${SCRATCH}; ${RUNS} timed runs each after one warm-up, alternating; medians.`,
+    `Machine: ${machineLine()}; docker-registry on 127.0.0.1; scratch on ${SCRATCH}; ${RUNS} timed runs each after one warm-up, alternating; medians.`,
     '',
     '| case | peer | berth | peer time | ratio | target |',
     '|---|---|---:|---:|---:|---|',
     ...rows.map((r) => `| ${r.name} | ${r.peer} | ${r.bm.toFixed(0)} ms | ${r.pm.toFixed(0)} ms | ${(r.bm / r.pm).toFixed(2)} | <= ${r.target} |`),
     '',
     'Command: `node scripts/bench-registry.mjs` (as root, after `npm run build`).',
-  ];
-  const text = `${lines.join('\n')}\n`;
-  console.log(text);
-  const dir = process.env.BERTH_BENCH_RESULTS ?? join(REPO, 'bench/results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `registry-${date}.md`), text);
+  ]);
 } finally {
   await reg.stop();
   rmSync(work, { recursive: true, force: true });
