@@ -125,6 +125,31 @@ export async function indexLayerBytes(bytes: AsyncIterable<Buffer>, desc: Descri
   return { descriptor: desc, diffId: `sha256:${diffHash.digest('hex')}`, ...facts.finish(), entries: facts.entries };
 }
 
+/**
+ * A stored layer's entries (for unpacking) that also build its diffID and file index as they pass,
+ * so a pull that unpacks decompresses each layer once. `result()` is defined once the entries have
+ * been read to the end (bodies included).
+ */
+export function indexingLayerReader(store: Store, desc: Descriptor, opts: { onWarning?: WarningSink } = {}): { entries: AsyncGenerator<TarEntry>; result(): WrittenLayer | undefined } {
+  const diffHash = createHash('sha256');
+  const tarBytes = { n: 0 };
+  const facts = new LayerFacts();
+  let finished: WrittenLayer | undefined;
+  async function* entries(): AsyncGenerator<TarEntry> {
+    for await (const e of decodeTar(hashTap(decompress(store.openBlob(desc.digest)), diffHash, tarBytes), { onWarning: opts.onWarning })) {
+      const captured = facts.add(e.header);
+      if (!captured) {
+        yield e;
+        continue;
+      }
+      yield { header: e.header, body: tapBody(e.body, captured) };
+      facts.addBody(e.header, captured);
+    }
+    finished = { descriptor: desc, diffId: `sha256:${diffHash.digest('hex')}`, ...facts.finish(), entries: facts.entries };
+  }
+  return { entries: entries(), result: () => finished };
+}
+
 /** Streams the entries of a stored layer blob, verifying its digest and bounding decompression. */
 export function readLayer(store: Store, digest: string, opts: { onWarning?: WarningSink; maxOutputBytes?: number } = {}): AsyncGenerator<TarEntry> {
   const raw = store.openBlob(digest);

@@ -19,7 +19,7 @@ import { MEDIA_TYPES, chainId, isIndexMediaType, parseImageConfig, parseManifest
 import type { Store } from '../store/index.js';
 import { RegistryClient, type ClientOptions } from '../registry/client.js';
 import { eraseCredentials, storeCredentials } from '../registry/auth.js';
-import { indexLayerBytes, indexStoredLayer, type WrittenLayer } from './layers.js';
+import { indexLayerBytes, indexStoredLayer, indexingLayerReader, type WrittenLayer } from './layers.js';
 import { putLayerMetadata, hostPlatform } from './image.js';
 import { openStore } from './store.js';
 import type { StoreOptions } from './options.js';
@@ -76,15 +76,23 @@ function digestError(what: string, want: string, got: string): BerthError {
 async function* blobStream(client: RegistryClient, ref: Reference, desc: Descriptor, scope: string, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
   let received = 0;
   let resumes = 0;
+  const path = `/v2/${ref.path}/blobs/${desc.digest}`;
   for (;;) {
-    const res = await client.request('GET', `/v2/${ref.path}/blobs/${desc.digest}`, { scope, headers: received > 0 ? { range: `bytes=${received}-` } : {}, allow: [206] });
+    let res;
+    try {
+      res = await client.getBlob(path, { scope, ...(received > 0 ? { range: `bytes=${received}-` } : {}) });
+    } catch (e) {
+      if (e instanceof BerthError || ++resumes > 5) throw e;
+      await new Promise((r) => setTimeout(r, 100 * resumes));
+      continue;
+    }
     if (received > 0 && res.status !== 206) {
-      await res.body?.cancel();
+      res.body.destroy();
       throw new BerthError('E_REGISTRY_RESUME', `blob ${desc.digest}: the registry cannot resume at byte ${received} (no range support)`, { hint: 'retry the pull' });
     }
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      for await (const chunk of res.body) {
+        const b = chunk as Buffer;
         received += b.length;
         onBytes(received);
         yield b;
@@ -219,6 +227,10 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
     const manifest: Manifest = parseManifest(top.bytes, `from ${ref.toString()}`);
     onProgress({ type: 'resolved', reference: ref.toString(), digest: top.digest, layers: manifest.layers.length });
     const store = await openStore(options);
+    // Rootful with unpacking, each layer is decompressed once: its file index and diffID are built
+    // by the pass that unpacks it. Otherwise they are built while the layer downloads.
+    const host = options.unpack !== false ? await hostNamespace(options.onWarning ?? (() => undefined)) : undefined;
+    const indexWhileUnpacking = host !== undefined && host.facts.mode === 'rootful';
     try {
       let configBytes: Buffer;
       if (await store.hasBlob(manifest.config.digest)) configBytes = await store.readBlob(manifest.config.digest);
@@ -244,16 +256,17 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
           let last = 0;
           // One download feeds the store (which verifies digest and size) and the file index
           // (decompressed and decoded while the bytes arrive).
-          const [toStore, toIndex] = tee(
-            blobStream(client, ref, desc, scope, (n) => {
-              if (n - last >= 1 << 20 || n === desc.size) {
-                last = n;
-                onProgress({ type: 'layer-progress', digest: desc.digest, received: n, size: desc.size });
-              }
-            }),
-          );
-          const indexed = indexLayerBytes(toIndex, desc, options.onWarning ? { onWarning: options.onWarning } : {});
-          indexed.catch(() => undefined);
+          const bytes = blobStream(client, ref, desc, scope, (n) => {
+            if (n - last >= 1 << 20 || n === desc.size) {
+              last = n;
+              onProgress({ type: 'layer-progress', digest: desc.digest, received: n, size: desc.size });
+            }
+          });
+          // Without unpacking, the index waits for the first command that needs it (api/store.ts):
+          // a pull into the store then costs what the download costs.
+          const [toStore, toIndex] = indexWhileUnpacking || !host ? [bytes, undefined] : tee(bytes);
+          const indexed = toIndex ? indexLayerBytes(toIndex, desc, options.onWarning ? { onWarning: options.onWarning } : {}) : undefined;
+          indexed?.catch(() => undefined);
           try {
             await store.putBlob(toStore, { digest: desc.digest, size: desc.size });
           } catch (e) {
@@ -266,6 +279,10 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
           layer = await indexed;
           fetched++;
         }
+        if ((indexWhileUnpacking || !host) && !layer) {
+          onProgress({ type: 'layer-done', digest: desc.digest, size: desc.size, skipped: have, ms: Date.now() - started });
+          return;
+        }
         if (!(await store.getLayerIndex(diffIds[i]))) {
           layer ??= await indexStoredLayer(store, desc, options.onWarning ? { onWarning: options.onWarning } : {});
           if (layer.diffId !== diffIds[i]) {
@@ -276,12 +293,30 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
         onProgress({ type: 'layer-done', digest: desc.digest, size: desc.size, skipped: have, ms: Date.now() - started });
       });
       const named = ref0.tag === undefined && ref0.digest !== undefined ? ref0 : ref;
-      await store.putImage({ name: named, config: configBytes, layers: manifest.layers, manifest: top.bytes });
-      if (options.unpack !== false && manifest.layers.length > 0) {
+      if (host && manifest.layers.length > 0) {
         const u0 = Date.now();
-        await unpackForRun(store, manifest, diffIds, options.onWarning ?? (() => undefined));
+        const readers = new Map<string, ReturnType<typeof indexingLayerReader>>();
+        const entries = indexWhileUnpacking
+          ? (digest: string) => {
+              const desc = manifest.layers.find((l) => l.digest === digest)!;
+              const r = indexingLayerReader(store, desc, options.onWarning ? { onWarning: options.onWarning } : {});
+              readers.set(digest, r);
+              return r.entries;
+            }
+          : undefined;
+        await unpackForRun(store, manifest, diffIds, host, options.onWarning ?? (() => undefined), entries);
+        // Layers the unpack indexed (or, when the tree was already cached, one more read).
+        for (const [i, desc] of manifest.layers.entries()) {
+          if (await store.getLayerIndex(diffIds[i])) continue;
+          const layer = readers.get(desc.digest)?.result() ?? (await indexStoredLayer(store, desc, options.onWarning ? { onWarning: options.onWarning } : {}));
+          if (layer.diffId !== diffIds[i]) {
+            throw new BerthError('E_REGISTRY_DIGEST', `pull ${ref.toString()}: layer ${i + 1} uncompresses to ${layer.diffId}, but the config says ${diffIds[i]}`, { hint: 'the image is corrupt in the registry' });
+          }
+          await putLayerMetadata(store, [layer]);
+        }
         onProgress({ type: 'unpacked', ms: Date.now() - u0 });
       }
+      await store.putImage({ name: named, config: configBytes, layers: manifest.layers, manifest: top.bytes });
       onProgress({ type: 'done', reference: named.toString(), digest: top.digest, id: manifest.config.digest, ms: Date.now() - t0 });
       return { reference: named.toString(), digest: top.digest, id: manifest.config.digest, layers: manifest.layers.length, fetched };
     } finally {
@@ -290,19 +325,26 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
   });
 }
 
-/** The rootfs cache `berth run` uses, filled now so the first run starts without unpacking. */
-async function unpackForRun(store: Store, manifest: Manifest, diffIds: string[], onWarning: WarningSink): Promise<void> {
-  const [{ readHostFacts }, { runtimeNamespace }, { ensureRootfs, ContainerLayout }] = await Promise.all([import('../host/index.js'), import('./run.js'), import('../runtime/run/index.js')]);
+type HostNamespace = { facts: import('../host/index.js').HostFacts; ns: import('./run.js').RuntimeNamespaceFacts };
+
+async function hostNamespace(onWarning: WarningSink): Promise<HostNamespace> {
+  const [{ readHostFacts }, { runtimeNamespace }] = await Promise.all([import('../host/index.js'), import('./run.js')]);
   const facts = await readHostFacts({ onWarning });
-  const ns = runtimeNamespace(facts);
+  return { facts, ns: runtimeNamespace(facts) };
+}
+
+/** The rootfs cache `berth run` uses, filled now so the first run starts without unpacking. */
+async function unpackForRun(store: Store, manifest: Manifest, diffIds: string[], host: HostNamespace, onWarning: WarningSink, entries?: (digest: string) => AsyncIterable<import('../layer/tar/types.js').TarEntry>): Promise<void> {
+  const { ensureRootfs, ContainerLayout } = await import('../runtime/run/index.js');
   await ensureRootfs({
     store,
     layout: new ContainerLayout(store.root),
     chainId: chainId(diffIds),
     layers: manifest.layers.map((l) => l.digest),
-    facts,
-    namespace: { uidMap: ns.uidMap, gidMap: ns.gidMap, rootless: ns.rootless },
+    facts: host.facts,
+    namespace: { uidMap: host.ns.uidMap, gidMap: host.ns.gidMap, rootless: host.ns.rootless },
     onWarning,
+    ...(entries ? { entries } : {}),
   });
 }
 

@@ -5,7 +5,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Store, defaultStoreRoot } from '../store/index.js';
-import { mergeFileIndexes, parseView, serializeView, type ImageFileView } from '../layer/fileindex.js';
+import { mergeFileIndexes, parseView, serializeView, type FileIndex, type ImageFileView } from '../layer/fileindex.js';
 import { chainId, type ImageConfig } from '../oci/index.js';
 import { BerthError, errnoOf, isBerthError } from '../errors/index.js';
 import type { StoreOptions } from './options.js';
@@ -38,7 +38,7 @@ export async function loadImageFacts(store: Store, ref: string): Promise<ImageFa
     id: img.configDescriptor.digest,
     digest: img.manifestDescriptor.digest,
     config: img.config,
-    view: await loadView(store, ref, diffIds),
+    view: await loadView(store, ref, diffIds.map((diffId, i) => ({ diffId, digest: img.manifest.layers[i].digest }))),
     layers: diffIds.map((diffId, i) => ({ digest: img.manifest.layers[i].digest, diffId })),
   };
 }
@@ -48,6 +48,26 @@ export async function loadImageFacts(store: Store, ref: string): Promise<ImageFa
  * result, so the view is kept beside the top layer's metadata, keyed by the chain ID (it depends on
  * every layer below); gc removes it with that layer.
  */
+async function indexLayerNow(store: Store, digest: string, diffId: string, ref: string): Promise<FileIndex> {
+  const { indexStoredLayer } = await import('./layers.js');
+  const { putLayerMetadata } = await import('./image.js');
+  const st = await store.statBlob(digest);
+  if (!st) {
+    throw new BerthError('E_LAYER_INDEX_MISSING', `load image ${ref}: layer ${digest} is not in the store`, { hint: 'pull or load the image again' });
+  }
+  const layer = await indexStoredLayer(store, { mediaType: '', digest, size: st.size });
+  if (layer.diffId !== diffId) {
+    throw new BerthError('E_IMAGE_INVALID', `load image ${ref}: layer ${digest} uncompresses to ${layer.diffId}, but the config says ${diffId}`, { hint: 'the image is corrupt; remove it and pull it again' });
+  }
+  try {
+    await putLayerMetadata(store, [layer]);
+  } catch (e) {
+    // A store this user may read but not write: the index is still right, only not kept.
+    if (errnoOf(e) !== 'EACCES' && errnoOf(e) !== 'EROFS' && errnoOf(e) !== 'EPERM') throw e;
+  }
+  return layer.index;
+}
+
 /**
  * Views parsed in this process, by cache file. A chain ID names one layer stack and its view never
  * changes, so a long-running process (many run() calls) parses each once. Bounded: the oldest goes.
@@ -55,7 +75,8 @@ export async function loadImageFacts(store: Store, ref: string): Promise<ImageFa
 const parsedViews = new Map<string, ImageFileView>();
 const PARSED_VIEWS_MAX = 16;
 
-export async function loadView(store: Store, ref: string, diffIds: string[]): Promise<ImageFileView> {
+export async function loadView(store: Store, ref: string, layers: readonly { diffId: string; digest?: string }[]): Promise<ImageFileView> {
+  const diffIds = layers.map((l) => l.diffId);
   if (diffIds.length === 0) return mergeFileIndexes([]);
   const dir = store.layerPath(diffIds[diffIds.length - 1]);
   const cache = join(dir, `view-${chainId(diffIds).split(':')[1]}.json`);
@@ -71,8 +92,10 @@ export async function loadView(store: Store, ref: string, diffIds: string[]): Pr
     if (errnoOf(e) !== 'ENOENT' && !isBerthError(e)) throw e;
   }
   const indexes = [];
-  for (const diffId of diffIds) {
-    const index = await store.getLayerIndex(diffId);
+  for (const { diffId, digest } of layers) {
+    let index = await store.getLayerIndex(diffId);
+    // A layer pulled without unpacking is indexed by the first command that needs it.
+    if (!index && digest !== undefined) index = await indexLayerNow(store, digest, diffId, ref);
     if (!index) {
       throw new BerthError('E_LAYER_INDEX_MISSING', `load image ${ref}: no file index for layer ${diffId}`, {
         hint: 'the store is missing berth metadata for this image; load or import it again',

@@ -488,7 +488,7 @@ async function dispatch(ins: Instruction, run: StageRun, c: DispatchCtx): Promis
       cfg.WorkingDir = dir;
       const key = next(`WORKDIR ${dir} ${cfg.User ?? ''}`);
       // BuildKit creates it owned by USER (rule 40), as a layer of its own when it was missing.
-      const view = await loadView(c.store, c.label, run.image.layers.map((l) => l.diffId));
+      const view = await loadView(c.store, c.label, run.image.layers);
       if (view.lookup(dir, { follow: true })) {
         history(run, `WORKDIR ${dir}`, true);
         return { cached: false, layer: false };
@@ -644,7 +644,7 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
   if (words.length < 2) throw syntaxError(file, ins.line, `${ins.kind} needs at least one source and a destination`);
   const dest = words[words.length - 1];
   const sources = words.slice(0, -1);
-  const view = await loadView(c.store, c.label, run.image.layers.map((l) => l.diffId));
+  const view = await loadView(c.store, c.label, run.image.layers);
   const chownSpec = ins.flags.get('chown')?.[0];
   const chown = chownSpec !== undefined ? chownOwner(expandWord(chownSpec, look, df.escape, at), view.readFile('/etc/passwd')?.toString('utf8') ?? '', view.readFile('/etc/group')?.toString('utf8') ?? '') : undefined;
   const chmodSpec = ins.flags.get('chmod')?.[0];
@@ -663,7 +663,7 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
     if (stage) {
       const sr = c.done.get(stage.index);
       if (!sr) throw syntaxError(file, ins.line, `COPY --from=${ref}: that stage has not been built`);
-      src = { kind: 'layers', store: c.store, layers: sr.image.layers, view: await loadView(c.store, ref, sr.image.layers.map((l) => l.diffId)), label: `stage ${ref}` };
+      src = { kind: 'layers', store: c.store, layers: sr.image.layers, view: await loadView(c.store, ref, sr.image.layers), label: `stage ${ref}` };
       srcKey = sr.key;
     } else {
       if (c.df.stages.some((s) => s.name === ref.toLowerCase())) throw syntaxError(file, ins.line, `COPY --from=${ref}: a stage cannot copy from itself or a later stage`);
@@ -677,7 +677,7 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
         });
       }
       const layers = img.manifest.layers.map((l, i) => ({ digest: l.digest, diffId: img.config.rootfs.diff_ids[i] }));
-      src = { kind: 'layers', store: c.store, layers, view: await loadView(c.store, ref, layers.map((l) => l.diffId)), label: `image ${ref}` };
+      src = { kind: 'layers', store: c.store, layers, view: await loadView(c.store, ref, layers), label: `image ${ref}` };
       srcKey = img.configDescriptor.digest;
     }
   } else {

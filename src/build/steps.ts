@@ -62,7 +62,7 @@ export async function stageFacts(env: BuildEnv, st: StageImage, label: string): 
     id: label,
     digest: label,
     config: st.config,
-    view: await loadView(env.store, label, diffIds),
+    view: await loadView(env.store, label, st.layers),
     layers: st.layers.map((l) => ({ digest: l.digest, diffId: l.diffId })),
   };
 }

@@ -8,6 +8,8 @@
  * a registry on the loopback interface (as Docker treats localhost): there HTTPS is tried first
  * and HTTP used when the server does not speak TLS.
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { BerthError } from '../errors/index.js';
 import { TokenCache, isLocal, lookupCredentials, parseChallenge, type Challenge, type Credentials } from './auth.js';
 
@@ -170,6 +172,40 @@ export class RegistryClient {
       if (o.stream) init.duplex = 'half';
     }
     return fetch(url, init);
+  }
+
+  /**
+   * A blob's body through node:http(s), which moves large bodies about twice as fast as fetch.
+   * Authentication is settled first by a HEAD through request() (challenge, token); redirects to
+   * blob storage are followed here, without the Authorization header when they leave the origin.
+   */
+  async getBlob(path: string, o: { scope: string; range?: string }): Promise<{ status: number; body: IncomingMessage }> {
+    await this.request('HEAD', path, { scope: o.scope });
+    const auth = await this.authHeader(o.scope);
+    let url = new URL(`${await this.baseUrl()}${path}`);
+    const origin = url.origin;
+    for (let hops = 0; hops < 10; hops++) {
+      const headers: Record<string, string> = { 'user-agent': 'berth', ...(o.range ? { range: o.range } : {}) };
+      if (auth && url.origin === origin) headers.authorization = auth;
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', headers }, resolve);
+        req.on('error', reject);
+        req.end();
+      });
+      const status = res.statusCode ?? 0;
+      if (status >= 300 && status < 400 && res.headers.location) {
+        res.resume();
+        url = new URL(res.headers.location, url);
+        continue;
+      }
+      if (status === 200 || status === 206) return { status, body: res };
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8').slice(0, 300);
+      if (status === 404) throw new BerthError('E_REGISTRY_NOT_FOUND', `GET ${this.domain}${path}: not found (${text})`, { hint: 'the manifest names a blob the registry does not have' });
+      throw new BerthError(status === 401 || status === 403 ? 'E_REGISTRY_AUTH' : 'E_REGISTRY_REQUEST', `GET ${this.domain}${path}: ${status} ${text}`, { hint: 'the registry refused the blob' });
+    }
+    throw new BerthError('E_REGISTRY_REQUEST', `GET ${this.domain}${path}: too many redirects`, { hint: 'the registry or its storage redirects in a loop' });
   }
 
   private authError(path: string, why: string): BerthError {

@@ -23,6 +23,7 @@ import type { HostFacts } from '../../host/index.js';
 import { compareStoredMap, describeMap, type IdMap } from '../../idmap/index.js';
 import { layerEntries } from './layers.js';
 import { applyLayer } from '../../layer/unpack.js';
+import type { TarEntry } from '../../layer/tar/types.js';
 import type { Store } from '../../store/index.js';
 import { FileLock } from '../../sys/flock.js';
 import { spawnInUserNamespace } from '../userns/index.js';
@@ -43,6 +44,8 @@ export interface RootfsRequest {
   /** Container ID -> namespace ID when the container has its own user namespace; absent: identity. */
   containerMaps?: { uidMap: IdMap; gidMap: IdMap };
   onWarning: WarningSink;
+  /** Rootful: where a layer's entries come from (default: read from the store). */
+  entries?: (digest: string) => AsyncIterable<TarEntry>;
 }
 
 export interface CachedRootfs {
@@ -142,7 +145,7 @@ async function unpackHere(req: RootfsRequest, rootfs: string): Promise<void> {
   const mapOwner = mapOwnerThrough(req.containerMaps ?? {});
   const privilege = req.facts.mode === 'rootful' ? 'root' : 'userns';
   for (const layer of req.layers) {
-    await applyLayer(rootfs, layerEntries(req.store, layer, req.onWarning), {
+    await applyLayer(rootfs, req.entries ? req.entries(layer) : layerEntries(req.store, layer, req.onWarning), {
       onWarning: req.onWarning,
       privilege,
       layerName: layer,
