@@ -225,6 +225,7 @@ export class TokenCache {
 }
 
 export function isLocal(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').replace(/:\d+$/, '');
+  // `[::1]:5000`, `localhost:5000`, `127.0.0.1`: the host without brackets and port.
+  const h = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
   return h === 'localhost' || h === '127.0.0.1' || h === '::1' || h.startsWith('127.');
 }
