@@ -63,9 +63,6 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     if (!st?.isDirectory()) throw new BerthError('E_BUILD_INPUT', `build: the context ${contextDir} is not a directory`, { hint: 'give the directory holding the files the Dockerfile copies' });
     const file = o.file !== undefined ? resolve(o.file) : join(contextDir, 'Dockerfile');
     const dockerfileText = await readText(file, 'Dockerfile', 'give its path with -f, or put a Dockerfile in the context');
-    // `<Dockerfile>.dockerignore` next to the Dockerfile wins over the context's .dockerignore.
-    const own = await readFile(join(dirname(file), `${basename(file)}.dockerignore`), 'utf8').catch(() => undefined);
-    const dockerignoreText = own ?? (await readFile(join(contextDir, '.dockerignore'), 'utf8').catch(() => undefined));
     // The host is looked at only when a step has to run (a fully cached build never does).
     const host = async () => {
       const [{ readHostFacts }, { runtimeNamespace }] = await Promise.all([import('../host/index.js'), import('./run.js')]);
@@ -80,7 +77,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         contextDir,
         dockerfileText,
         dockerfileName: basename(file),
-        ...(dockerignoreText !== undefined ? { dockerignoreText } : {}),
+        dockerfilePath: file,
         tags,
         buildArgs: o.buildArgs ?? {},
         ...(o.target !== undefined ? { target: o.target } : {}),

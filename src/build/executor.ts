@@ -27,7 +27,7 @@ import { hostPlatform } from '../api/image.js';
 import { loadView } from '../api/store.js';
 import type { RuntimeNamespaceFacts } from '../api/run.js';
 import { expandWord, expandWords, keyValues, parseDockerfile, parseDuration, syntaxError, type Dockerfile, type Instruction, type Stage } from './instructions.js';
-import { openContext, planCopy, type BuildContext, type CopySource } from './sources.js';
+import { copyEntries, openBuildContext, planCopy, type BuildContext, type CopySource } from './copy.js';
 import type { BuildEnv, StageImage, StageLayer } from './steps.js';
 
 // The runtime (and with it child_process, koffi's users, the identity core) loads only when a step
@@ -48,7 +48,8 @@ export interface ExecuteBuildInput {
   contextDir: string;
   dockerfileText: string;
   dockerfileName: string;
-  dockerignoreText?: string;
+  /** The Dockerfile's path: `<Dockerfile>.dockerignore` next to it wins over the context's .dockerignore. */
+  dockerfilePath: string;
   tags: string[];
   buildArgs: Record<string, string>;
   target?: string;
@@ -128,10 +129,6 @@ function chownOwner(spec: string, passwd: string, group: string): { uid: number;
   return { uid, gid };
 }
 
-function parseChmod(s: string, file: string, line: number): number {
-  if (!/^[0-7]{3,4}$/.test(s)) throw syntaxError(file, line, `--chmod=${s}: not an octal mode`, 'write the mode in octal, e.g. --chmod=755');
-  return parseInt(s, 8);
-}
 
 function cacheDir(store: Store): string {
   return join(store.root, 'berth', 'build-cache');
@@ -205,7 +202,7 @@ export async function executeBuild(input: ExecuteBuildInput): Promise<BuildOutco
   const stages = planStages(df, input.target, file);
   const total = stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
   const platform = hostPlatform();
-  const context: BuildContext = openContext(input.contextDir, input.dockerignoreText);
+  const context: BuildContext = await openBuildContext(input.contextDir, { dockerfile: input.dockerfilePath });
   const store = input.store;
   await mkdir(join(store.root, 'berth', 'tmp'), { recursive: true, mode: 0o700 });
   let envP: Promise<BuildEnv> | undefined;
@@ -633,7 +630,7 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
   const { df, file } = c;
   const at = { line: ins.line, file };
   const look = envLookup(run);
-  for (const f of ['parents', 'exclude', 'checksum', 'keep-git-dir']) {
+  for (const f of ['parents', 'keep-git-dir']) {
     if (ins.flags.has(f)) throw syntaxError(file, ins.line, `${ins.kind} --${f} is not supported`, `remove --${f}`);
   }
   const fromFlag = ins.flags.get('from')?.[0];
@@ -648,7 +645,9 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
   const chownSpec = ins.flags.get('chown')?.[0];
   const chown = chownSpec !== undefined ? chownOwner(expandWord(chownSpec, look, df.escape, at), view.readFile('/etc/passwd')?.toString('utf8') ?? '', view.readFile('/etc/group')?.toString('utf8') ?? '') : undefined;
   const chmodSpec = ins.flags.get('chmod')?.[0];
-  const chmod = chmodSpec !== undefined ? parseChmod(expandWord(chmodSpec, look, df.escape, at), file, ins.line) : undefined;
+  const chmod = chmodSpec !== undefined ? expandWord(chmodSpec, look, df.escape, at) : undefined;
+  const excludes = (ins.flags.get('exclude') ?? []).map((e) => expandWord(e, look, df.escape, at));
+  const checksum = ins.flags.get('checksum')?.[0];
   let src: CopySource;
   let srcKey: string;
   if (sources.every(isHeredocWord) && ins.heredocs.length > 0) {
@@ -685,13 +684,32 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
     srcKey = 'context';
   }
   const workdir = run.image.config.config?.WorkingDir || '/';
-  const plan = await planCopy(src, { instruction: ins.kind as 'COPY' | 'ADD', sources, dest, workdir, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}), target: view, now: new Date(), line: ins.line, file });
+  const plan = await planCopy(src, {
+    instruction: ins.kind as 'COPY' | 'ADD',
+    sources,
+    dest,
+    workdir,
+    ...(chown ? { chown } : {}),
+    ...(chmod !== undefined ? { chmod } : {}),
+    ...(excludes.length > 0 ? { excludes } : {}),
+    ...(checksum !== undefined ? { checksum: expandWord(checksum, look, df.escape, at) } : {}),
+    target: view,
+    now: new Date(),
+    where: `${file}:${ins.line}`,
+    tmpDir: join(c.store.root, 'berth', 'tmp'),
+    onWarning: c.input.onWarning,
+  });
   const key = next(`${ins.kind} ${srcKey} ${plan.cacheKey}`);
   const createdBy = `${ins.kind} ${sources.join(' ')} ${dest}`;
-  const reused = await fromCache(run, c, key, createdBy);
-  if (reused) return reused;
-  const layer = await (await c.steps()).writeEntriesLayer(await c.env(), plan.entries());
-  return record(run, c, key, createdBy, layer);
+  try {
+    const reused = await fromCache(run, c, key, createdBy);
+    if (reused) return reused;
+    const layer = await (await c.steps()).writeEntriesLayer(await c.env(), copyEntries(plan));
+    return await record(run, c, key, createdBy, layer);
+  } finally {
+    // Downloads (ADD URL) live until the layer is written.
+    await plan.dispose();
+  }
 }
 
 async function commit(store: Store, run: StageRun, tags: string[]): Promise<{ id: string; digest: string }> {

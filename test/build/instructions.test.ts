@@ -2,7 +2,6 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { expandWord, expandWords, keyValues, parseDockerfile, parseDuration } from '../../src/build/instructions.js';
-import { isIgnored, parseDockerignore, globRegex } from '../../src/build/sources.js';
 import { isBerthError } from '../../src/errors/index.js';
 
 function codeOf(f: () => unknown): string | undefined {
@@ -134,27 +133,5 @@ describe('expandWord (BuildKit shell/lex.go)', () => {
     assert.equal(parseDuration('1m30s', 'Dockerfile', 1), 90e9);
     assert.equal(parseDuration('500ms', 'Dockerfile', 1), 5e8);
     assert.equal(codeOf(() => parseDuration('ten', 'Dockerfile', 1)), 'E_DOCKERFILE_SYNTAX');
-  });
-});
-
-describe('.dockerignore (moby/patternmatcher)', () => {
-  const rules = parseDockerignore('# comment\nnode_modules\n*.log\n!keep.log\ndocs/**/*.md\n/build/\n');
-  const cases: [string, boolean][] = [
-    ['node_modules', true],
-    ['node_modules/x/y.js', true],
-    ['a.log', true],
-    ['keep.log', false],
-    ['sub/a.log', false],
-    ['docs/a.md', true],
-    ['docs/x/y/z.md', true],
-    ['docs/readme.txt', false],
-    ['build/out.o', true],
-    ['src/index.ts', false],
-  ];
-  for (const [p, want] of cases) test(`${p}: ${want ? 'excluded' : 'kept'}`, () => assert.equal(isIgnored(rules, p), want));
-  test('Go match classes', () => {
-    assert.ok(globRegex('file[0-9].txt').test('file3.txt'));
-    assert.ok(!globRegex('file[^0-9].txt').test('file3.txt'));
-    assert.ok(!globRegex('*.txt').test('dir/a.txt'));
   });
 });
