@@ -17,6 +17,7 @@
 import { BerthError, type Warning, type WarningSink } from '../errors/index.js';
 import { packDirectory, type PackEntry } from '../layer/pack.js';
 import type { TarHeader } from '../layer/tar/types.js';
+import { newHeader } from '../layer/tar/header.js';
 import { lgetxattr } from '../sys/index.js';
 
 const OPAQUE_NAMES = ['trusted.overlay.opaque', 'user.overlay.opaque'];
@@ -35,21 +36,7 @@ function hasXattr(path: string, names: readonly string[], want?: (v: Buffer) => 
 }
 
 function marker(base: TarHeader, path: string): TarHeader {
-  return {
-    path,
-    type: 'file',
-    mode: 0,
-    uid: 0,
-    gid: 0,
-    uname: '',
-    gname: '',
-    size: 0,
-    mtime: base.mtime,
-    linkname: '',
-    devmajor: 0,
-    devminor: 0,
-    xattrs: new Map(),
-  };
+  return newHeader(path, { mode: 0, mtime: base.mtime });
 }
 
 function parentOf(p: string): string {

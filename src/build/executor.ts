@@ -24,6 +24,7 @@ import type { HostFacts } from '../host/index.js';
 import { MEDIA_TYPES, parseReference, type ContainerConfig, type Descriptor, type HistoryEntry, type ImageConfig, type Manifest } from '../oci/index.js';
 import type { Store } from '../store/index.js';
 import { hostPlatform } from '../api/image.js';
+import { newHeader } from '../layer/tar/header.js';
 import { loadView } from '../api/store.js';
 import type { RuntimeNamespaceFacts } from '../api/run.js';
 import { expandWord, expandWords, keyValues, parseDockerfile, parseDuration, syntaxError, type Dockerfile, type Instruction, type Stage } from './instructions.js';
@@ -506,21 +507,13 @@ async function dispatch(ins: Instruction, run: StageRun, c: DispatchCtx): Promis
       for (let k = 1; k <= comps.length; k++) {
         const p = `/${comps.slice(0, k).join('/')}`;
         const e = view.lookup(p, { follow: true });
-        const h = {
-          path: Buffer.from(p.slice(1), 'utf8').toString('latin1'),
-          type: 'dir' as const,
+        const h = newHeader(Buffer.from(p.slice(1), 'utf8').toString('latin1'), {
+          type: 'dir',
           mode: e ? e.mode : 0o755,
           uid: e ? e.uid : owner.uid,
           gid: e ? e.gid : owner.gid,
-          uname: '',
-          gname: '',
-          size: 0,
           mtime: { sec: Math.floor(now.getTime() / 1000), nsec: 0 },
-          linkname: '',
-          devmajor: 0,
-          devminor: 0,
-          xattrs: new Map<string, Buffer>(),
-        };
+        });
         entries.push({ header: h });
       }
       const layer = await (await c.steps()).writeEntriesLayer(await c.env(), entries);

@@ -134,21 +134,4 @@ export async function* contextFileBody(host: Buffer, st: BigIntStats): AsyncGene
 }
 
 /** A header with berth's defaults (root-owned, no names, no xattrs). */
-export function blankHeader(path: BytePath, over: Partial<TarHeader>): TarHeader {
-  return {
-    path,
-    type: 'file',
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    uname: '',
-    gname: '',
-    size: 0,
-    mtime: { sec: 0, nsec: 0 },
-    linkname: '',
-    devmajor: 0,
-    devminor: 0,
-    xattrs: new Map(),
-    ...over,
-  };
-}
+export { newHeader as blankHeader } from '../../layer/tar/header.js';

@@ -27,6 +27,7 @@ import {
   readBytesField,
   readNumberField,
   readTextField,
+  newHeader,
 } from './header.js';
 import {
   GNU_SPARSE,
@@ -326,21 +327,7 @@ export async function* decodeTar(
       if (longName !== null) path = longName;
       if (longLink !== null) linkname = longLink;
 
-      const header: TarHeader = {
-        path,
-        type,
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        uname: '',
-        gname: '',
-        size: 0,
-        mtime: { sec: 0, nsec: 0 },
-        linkname,
-        devmajor: 0,
-        devminor: 0,
-        xattrs: new Map(),
-      };
+      const header: TarHeader = newHeader(path, { type, mode: 0, linkname });
       try {
         // Some writers put the file-type bits (S_IFREG...) in the mode field: keep the permissions.
         header.mode = readNumberField(block, F.mode[0], F.mode[1], 'mode') & 0o7777;

@@ -10,7 +10,32 @@
  * for atime/ctime/sparse data, so the prefix is only joined for the POSIX magic "ustar\0".
  */
 
+import type { BytePath, TarHeader } from './types.js';
+
 export const BLOCK_SIZE = 512;
+
+/**
+ * A header with every field at its neutral value (a 0644 regular file owned by 0:0, time 0, no
+ * xattrs), overridden by `over`: what code that makes entries (build steps, whiteouts) starts from.
+ */
+export function newHeader(path: BytePath, over: Partial<TarHeader> = {}): TarHeader {
+  return {
+    path,
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    uname: '',
+    gname: '',
+    size: 0,
+    mtime: { sec: 0, nsec: 0 },
+    linkname: '',
+    devmajor: 0,
+    devminor: 0,
+    xattrs: new Map(),
+    ...over,
+  };
+}
 
 export const F = {
   name: [0, 100],
