@@ -27,7 +27,7 @@ import { hostPlatform } from '../api/image.js';
 import { newHeader } from '../layer/tar/header.js';
 import { loadView } from '../api/store.js';
 import type { RuntimeNamespaceFacts } from '../api/run.js';
-import { expandWord, expandWords, keyValues, parseDockerfile, parseDuration, syntaxError, type Dockerfile, type Instruction, type Stage } from './instructions.js';
+import { expandWord, exposedPorts, instantiate, normalizeWorkdir, parseDockerfile, parseTrigger, planRunCommand, syntaxError, type CopyInstruction, type Dockerfile, type Instruction, type RunInstruction, type Stage } from './dockerfile/index.js';
 import { copyEntries, openBuildContext, planCopy, type BuildContext, type CopySource } from './copy.js';
 import type { BuildEnv, StageImage, StageLayer } from './steps.js';
 
@@ -181,12 +181,12 @@ function planStages(df: Dockerfile, target: string | undefined, file: string): S
   const visit = (s: Stage) => {
     if (needed.has(s.index)) return;
     needed.add(s.index);
-    const deps: string[] = [s.from.args.split(/\s+/)[0]];
-    for (const ins of s.instructions) if ((ins.kind === 'COPY' || ins.kind === 'ADD') && ins.flags.has('from')) deps.push(ins.flags.get('from')![0]);
+    const deps: string[] = [s.from.image];
+    for (const ins of s.instructions) if (ins.kind === 'COPY' && ins.from !== undefined) deps.push(ins.from);
     for (const d of deps) {
       const dep = byName(d);
       if (dep && dep.index < s.index) visit(dep);
-      else if (dep && dep.index >= s.index && d !== s.from.args.split(/\s+/)[0]) {
+      else if (dep && dep.index >= s.index && d !== s.from.image) {
         throw syntaxError(file, s.from.line, `stage ${s.name ?? s.index} refers to stage ${d}, which is not an earlier stage`);
       }
     }
@@ -199,7 +199,7 @@ function planStages(df: Dockerfile, target: string | undefined, file: string): S
 export async function executeBuild(input: ExecuteBuildInput): Promise<BuildOutcome> {
   const t0 = Date.now();
   const file = input.dockerfileName;
-  const df = parseDockerfile(input.dockerfileText, file);
+  const df = parseDockerfile(input.dockerfileText, { file, onWarning: input.onWarning });
   const stages = planStages(df, input.target, file);
   const total = stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
   const platform = hostPlatform();
@@ -228,9 +228,9 @@ export async function executeBuild(input: ExecuteBuildInput): Promise<BuildOutco
     ['BUILDVARIANT', ''],
   ]);
   for (const a of df.globalArgs) {
-    for (const [k, v] of keyValues(a, (n) => globalArgs.get(n) ?? undefined, df.escape, file, { bareKeys: true })) {
-      if (k in input.buildArgs) usedArgs.add(k);
-      globalArgs.set(k, input.buildArgs[k] ?? v);
+    for (const { key, value } of instantiate(a, (n) => globalArgs.get(n) ?? undefined, { escape: df.escape, file }).args) {
+      if (key in input.buildArgs) usedArgs.add(key);
+      globalArgs.set(key, input.buildArgs[key] ?? value);
     }
   }
   const done = new Map<number, StageRun>();
@@ -240,9 +240,10 @@ export async function executeBuild(input: ExecuteBuildInput): Promise<BuildOutco
     for (const stage of stages) {
       const label = stage.name ?? `stage-${stage.index}`;
       step++;
-      const fromRef = expandWord(stage.from.args.split(/\s+/)[0], (n) => globalArgs.get(n) ?? undefined, df.escape, { line: stage.from.line, file });
+      const fromRef = expandWord(stage.from.image, (n) => globalArgs.get(n) ?? undefined, df.escape, { line: stage.from.line, file });
+      if (fromRef === '') throw new BerthError('E_DOCKERFILE_ARG', `FROM at ${file}:${stage.from.line}: "${stage.from.image}" expands to nothing`, { hint: 'give the ARG a default or pass --build-arg' });
       input.onProgress({ type: 'step', step, total, stage: label, line: stage.from.line, text: `FROM ${fromRef}${stage.name ? ` AS ${stage.name}` : ''}` });
-      const wanted = stage.from.flags.get('platform')?.[0];
+      const wanted = stage.from.platform;
       if (wanted !== undefined) {
         // Only the host platform can run RUN steps here (no emulation); say so instead of building something else.
         const p = expandWord(wanted, (n) => globalArgs.get(n) ?? undefined, df.escape, { line: stage.from.line, file });
@@ -257,7 +258,7 @@ export async function executeBuild(input: ExecuteBuildInput): Promise<BuildOutco
       input.onProgress({ type: 'step-done', step, ms: 0, layer: false });
       const triggers = run.image.config.config?.OnBuild ?? [];
       if (run.image.config.config) run.image.config.config.OnBuild = null;
-      const instructions = [...triggers.flatMap((t) => parseDockerfile(`FROM scratch\n${t}\n`, `${file} (ONBUILD of ${fromRef})`).stages[0].instructions), ...stage.instructions];
+      const instructions = [...triggers.map((t) => parseTrigger(t, { file: `${file} (ONBUILD of ${fromRef})`, line: stage.from.line })), ...stage.instructions];
       for (const ins of instructions) {
         step++;
         const started = Date.now();
@@ -346,48 +347,48 @@ function addLayer(run: StageRun, layer: StageLayer, created: string): void {
   run.lastCreated = created;
 }
 
-async function dispatch(ins: Instruction, run: StageRun, c: DispatchCtx): Promise<{ cached: boolean; layer: boolean }> {
+async function dispatch(raw: Instruction, run: StageRun, c: DispatchCtx): Promise<{ cached: boolean; layer: boolean }> {
   const { df, file } = c;
-  const at = { line: ins.line, file };
+  const at = { line: raw.line, file };
   const look = envLookup(run);
+  // The words BuildKit expands, expanded with the stage's ENV and ARGs as they are now.
+  const ins = instantiate(raw, look, { escape: df.escape, file });
   const cfg = (run.image.config.config ??= {});
   const shell = cfg.Shell && cfg.Shell.length > 0 ? cfg.Shell : ['/bin/sh', '-c'];
   const next = (extra: string) => (run.key = sha(`${run.key}\n${extra}`));
   switch (ins.kind) {
     case 'ARG': {
-      for (const [k, v] of keyValues(ins, look, df.escape, file, { bareKeys: true })) {
-        if (k in c.input.buildArgs) c.usedArgs.add(k);
-        const value = c.input.buildArgs[k] ?? v ?? c.globalArgs.get(k);
-        run.args.set(k, value);
-        next(`ARG ${k}=${value ?? ''}`);
+      for (const { key, value } of ins.args) {
+        if (key in c.input.buildArgs) c.usedArgs.add(key);
+        const v = c.input.buildArgs[key] ?? value ?? c.globalArgs.get(key);
+        run.args.set(key, v);
+        next(`ARG ${key}=${v ?? ''}`);
       }
       return { cached: false, layer: false };
     }
     case 'ENV': {
-      const pairs = keyValues(ins, look, df.escape, file);
-      for (const [k, v] of pairs) setEnv(cfg, k, v ?? '');
-      const text = pairs.map(([k, v]) => `${k}=${v ?? ''}`).join(' ');
+      for (const { key, value } of ins.pairs) setEnv(cfg, key, value);
+      const text = ins.pairs.map((p) => `${p.key}=${p.value}`).join(' ');
       next(`ENV ${text}`);
       history(run, `ENV ${text}`, true);
       return { cached: false, layer: false };
     }
     case 'LABEL': {
-      const pairs = keyValues(ins, look, df.escape, file);
       cfg.Labels = { ...(cfg.Labels ?? {}) };
-      for (const [k, v] of pairs) cfg.Labels[k] = v ?? '';
-      const text = pairs.map(([k, v]) => `${k}=${v ?? ''}`).join(' ');
+      for (const { key, value } of ins.pairs) cfg.Labels[key] = value;
+      const text = ins.pairs.map((p) => `${p.key}=${p.value}`).join(' ');
       next(`LABEL ${text}`);
       history(run, `LABEL ${text}`, true);
       return { cached: false, layer: false };
     }
     case 'MAINTAINER': {
-      run.image.config.author = expandWord(ins.args, look, df.escape, at);
-      next(`MAINTAINER ${run.image.config.author}`);
-      history(run, `MAINTAINER ${run.image.config.author}`, true);
+      run.image.config.author = ins.maintainer;
+      next(`MAINTAINER ${ins.maintainer}`);
+      history(run, `MAINTAINER ${ins.maintainer}`, true);
       return { cached: false, layer: false };
     }
     case 'USER': {
-      const u = expandWord(ins.args, look, df.escape, at).trim();
+      const u = ins.user.trim();
       cfg.User = u;
       next(`USER ${u}`);
       history(run, `USER ${u}`, true);
@@ -395,39 +396,34 @@ async function dispatch(ins: Instruction, run: StageRun, c: DispatchCtx): Promis
     }
     case 'EXPOSE': {
       cfg.ExposedPorts = { ...(cfg.ExposedPorts ?? {}) };
-      const ports = expandWords(ins.args, look, df.escape, at);
-      for (const p of ports) {
-        if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(p)) throw syntaxError(file, ins.line, `EXPOSE ${p}: not a port`, 'write PORT[/tcp|udp]');
-        cfg.ExposedPorts[p.includes('/') ? p.toLowerCase() : `${p}/tcp`] = {};
-      }
+      const ports = exposedPorts(ins.ports, at);
+      for (const p of ports) cfg.ExposedPorts[p] = {};
       next(`EXPOSE ${ports.join(' ')}`);
       history(run, `EXPOSE ${ports.join(' ')}`, true);
       return { cached: false, layer: false };
     }
     case 'VOLUME': {
-      const vols = ins.json ?? expandWords(ins.args, look, df.escape, at);
       cfg.Volumes = { ...(cfg.Volumes ?? {}) };
-      for (const v of vols) cfg.Volumes[v] = {};
-      next(`VOLUME ${JSON.stringify(vols)}`);
-      history(run, `VOLUME ${JSON.stringify(vols)}`, true);
+      for (const v of ins.paths) cfg.Volumes[v] = {};
+      next(`VOLUME ${JSON.stringify(ins.paths)}`);
+      history(run, `VOLUME ${JSON.stringify(ins.paths)}`, true);
       return { cached: false, layer: false };
     }
     case 'STOPSIGNAL': {
-      cfg.StopSignal = expandWord(ins.args, look, df.escape, at).trim();
+      cfg.StopSignal = ins.signal.trim();
       next(`STOPSIGNAL ${cfg.StopSignal}`);
       history(run, `STOPSIGNAL ${cfg.StopSignal}`, true);
       return { cached: false, layer: false };
     }
     case 'SHELL': {
-      if (!ins.json || ins.json.length === 0) throw syntaxError(file, ins.line, 'SHELL requires the JSON form, e.g. SHELL ["/bin/bash", "-c"]');
-      cfg.Shell = ins.json;
-      next(`SHELL ${JSON.stringify(ins.json)}`);
-      history(run, `SHELL ${JSON.stringify(ins.json)}`, true);
+      cfg.Shell = ins.shell;
+      next(`SHELL ${JSON.stringify(ins.shell)}`);
+      history(run, `SHELL ${JSON.stringify(ins.shell)}`, true);
       return { cached: false, layer: false };
     }
     case 'CMD':
     case 'ENTRYPOINT': {
-      const v = ins.json ?? (ins.args === '' ? [] : [...shell, ins.args]);
+      const v = ins.form === 'exec' ? ins.command : ins.command === '' ? [] : [...shell, ins.command];
       if (ins.kind === 'CMD') {
         cfg.Cmd = v;
         run.cmdSet = true;
@@ -440,49 +436,19 @@ async function dispatch(ins: Instruction, run: StageRun, c: DispatchCtx): Promis
       return { cached: false, layer: false };
     }
     case 'HEALTHCHECK': {
-      const rest = ins.args.trim();
-      if (/^none$/i.test(rest)) cfg.Healthcheck = { Test: ['NONE'] };
-      else {
-        const m = /^CMD\s+([\s\S]*)$/i.exec(rest);
-        if (!m) throw syntaxError(file, ins.line, 'HEALTHCHECK takes NONE or CMD COMMAND');
-        let json: string[] | undefined;
-        try {
-          const v = JSON.parse(m[1]) as unknown;
-          if (Array.isArray(v) && v.every((x) => typeof x === 'string')) json = v as string[];
-        } catch {
-          /* shell form */
-        }
-        const hc: NonNullable<ContainerConfig['Healthcheck']> = { Test: json ? ['CMD', ...json] : ['CMD-SHELL', m[1]] };
-        const dur = (n: string) => (ins.flags.has(n) ? parseDuration(ins.flags.get(n)![0], file, ins.line) : undefined);
-        const interval = dur('interval');
-        const timeout = dur('timeout');
-        const startPeriod = dur('start-period');
-        const startInterval = dur('start-interval');
-        if (interval !== undefined) hc.Interval = interval;
-        if (timeout !== undefined) hc.Timeout = timeout;
-        if (startPeriod !== undefined) hc.StartPeriod = startPeriod;
-        if (startInterval !== undefined) (hc as Record<string, unknown>).StartInterval = startInterval;
-        if (ins.flags.has('retries')) {
-          const r = Number(ins.flags.get('retries')![0]);
-          if (!Number.isInteger(r) || r < 0) throw syntaxError(file, ins.line, `--retries=${ins.flags.get('retries')![0]}: not a number`);
-          hc.Retries = r;
-        }
-        cfg.Healthcheck = hc;
-      }
+      cfg.Healthcheck = ins.healthcheck;
       next(`HEALTHCHECK ${JSON.stringify(cfg.Healthcheck)}`);
       history(run, `HEALTHCHECK ${JSON.stringify(cfg.Healthcheck)}`, true);
       return { cached: false, layer: false };
     }
     case 'ONBUILD': {
-      cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.args];
-      next(`ONBUILD ${ins.args}`);
-      history(run, `ONBUILD ${ins.args}`, true);
+      cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.expression];
+      next(`ONBUILD ${ins.expression}`);
+      history(run, `ONBUILD ${ins.expression}`, true);
       return { cached: false, layer: false };
     }
     case 'WORKDIR': {
-      const raw = expandWord(ins.args, look, df.escape, at).trim();
-      const base = cfg.WorkingDir && cfg.WorkingDir !== '' ? cfg.WorkingDir : '/';
-      const dir = (raw.startsWith('/') ? raw : `${base.replace(/\/$/, '')}/${raw}`).replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+      const dir = normalizeWorkdir(cfg.WorkingDir && cfg.WorkingDir !== '' ? cfg.WorkingDir : '/', ins.path.trim());
       cfg.WorkingDir = dir;
       const key = next(`WORKDIR ${dir} ${cfg.User ?? ''}`);
       // BuildKit creates it owned by USER (rule 40), as a layer of its own when it was missing.
@@ -534,7 +500,7 @@ async function dispatch(ins: Instruction, run: StageRun, c: DispatchCtx): Promis
     case 'ADD':
       return copyInstruction(ins, run, c, next);
     default:
-      throw syntaxError(file, ins.line, `${ins.kind} is not supported here`);
+      throw syntaxError(file, raw.line, `${raw.kind} is not supported here`);
   }
 }
 
@@ -567,22 +533,23 @@ async function record(run: StageRun, c: DispatchCtx, key: string, createdBy: str
 
 const cfgUser = (run: StageRun): string => run.image.config.config?.User ?? '';
 
-async function runInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, shell: string[], next: (s: string) => string): Promise<{ cached: boolean; layer: boolean }> {
+async function runInstruction(ins: RunInstruction, run: StageRun, c: DispatchCtx, shell: string[], next: (s: string) => string): Promise<{ cached: boolean; layer: boolean }> {
   const { file } = c;
-  for (const f of ['mount', 'security']) {
-    if (ins.flags.has(f)) throw syntaxError(file, ins.line, `RUN --${f} is not supported`, `remove --${f}; berth runs each RUN in a fresh container over the stage's file system`);
-  }
-  const netFlag = ins.flags.get('network')?.[0];
-  if (netFlag !== undefined && !['default', 'none', 'host'].includes(netFlag)) throw syntaxError(file, ins.line, `RUN --network=${netFlag}: use default, none or host`);
-  const network = netFlag === 'none' || netFlag === 'host' ? netFlag : c.input.network;
+  if (ins.flags.mount.length > 0) throw syntaxError(file, ins.line, 'RUN --mount is not supported', "remove --mount; berth runs each RUN in a fresh container over the stage's file system");
+  if (ins.flags.security !== undefined) throw syntaxError(file, ins.line, 'RUN --security is not supported', 'remove --security');
+  if (ins.flags.device.length > 0) throw syntaxError(file, ins.line, 'RUN --device is not supported', 'remove --device');
+  const network = ins.flags.network === 'none' || ins.flags.network === 'host' ? ins.flags.network : c.input.network;
+  const plan = planRunCommand(ins);
   let argv: string[];
-  if (ins.json) argv = ins.json;
-  else if (ins.heredocs.length === 1 && /^<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?\s*$/.test(ins.args)) {
-    // `RUN <<EOF`: the heredoc is the script.
-    argv = [...shell, ins.heredocs[0].content];
-  } else if (ins.heredocs.length > 0) {
-    argv = [...shell, `${ins.args}\n${ins.heredocs.map((h) => `${h.content}${h.name}`).join('\n')}`];
-  } else argv = [...shell, ins.args];
+  if (plan.kind === 'exec') argv = plan.args;
+  else if (plan.kind === 'shell') argv = [...shell, plan.script];
+  else {
+    // A heredoc with a #! line is a program of its own: written into the container's /dev/shm
+    // (a tmpfs) and run directly, as BuildKit runs it from /dev/pipes.
+    const end = `BERTH_SCRIPT_${createHash('sha256').update(plan.data).digest('hex').slice(0, 16)}`;
+    const path = `/dev/shm/${plan.name}`;
+    argv = ['/bin/sh', '-c', `cat > '${path}' <<'${end}'\n${plan.data}${plan.data.endsWith('\n') ? '' : '\n'}${end}\nchmod 0755 '${path}' && exec '${path}'`];
+  }
   // Build args reach the process unless an ENV of the same name exists (ENV wins, as in Docker).
   const cfgEnv = new Set((run.image.config.config?.Env ?? []).map((e) => (e.indexOf('=') < 0 ? e : e.slice(0, e.indexOf('=')))));
   const argEnv: string[] = [];
@@ -619,38 +586,29 @@ async function runInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, s
   return record(run, c, key, createdBy, r.layer);
 }
 
-async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, next: (s: string) => string): Promise<{ cached: boolean; layer: boolean }> {
+async function copyInstruction(ins: CopyInstruction, run: StageRun, c: DispatchCtx, next: (s: string) => string): Promise<{ cached: boolean; layer: boolean }> {
   const { df, file } = c;
   const at = { line: ins.line, file };
   const look = envLookup(run);
-  for (const f of ['parents', 'keep-git-dir']) {
-    if (ins.flags.has(f)) throw syntaxError(file, ins.line, `${ins.kind} --${f} is not supported`, `remove --${f}`);
-  }
-  const fromFlag = ins.flags.get('from')?.[0];
-  if (fromFlag !== undefined && ins.kind === 'ADD') throw syntaxError(file, ins.line, 'ADD does not take --from (use COPY --from)');
-  const words = ins.json ?? expandWords(ins.args, look, df.escape, at);
-  const heredocNames = new Set(ins.heredocs.map((h) => h.name));
-  const isHeredocWord = (w: string) => /^<<-?["']?([A-Za-z_][A-Za-z0-9_]*)["']?$/.test(w) && heredocNames.has(w.replace(/^<<-?["']?|["']?$/g, ''));
-  if (words.length < 2) throw syntaxError(file, ins.line, `${ins.kind} needs at least one source and a destination`);
-  const dest = words[words.length - 1];
-  const sources = words.slice(0, -1);
+  if (ins.parents) throw syntaxError(file, ins.line, 'COPY --parents is not supported', 'remove --parents');
+  if (ins.keepGitDir !== undefined) throw syntaxError(file, ins.line, 'ADD --keep-git-dir is not supported', 'remove --keep-git-dir');
+  const fromFlag = ins.from;
+  const dest = ins.dest;
+  const sources = ins.sources;
+  if (sources.length === 0 && ins.files.length === 0) throw syntaxError(file, ins.line, `${ins.kind} needs at least one source and a destination`);
   const view = await loadView(c.store, c.label, run.image.layers);
-  const chownSpec = ins.flags.get('chown')?.[0];
-  const chown = chownSpec !== undefined ? chownOwner(expandWord(chownSpec, look, df.escape, at), view.readFile('/etc/passwd')?.toString('utf8') ?? '', view.readFile('/etc/group')?.toString('utf8') ?? '') : undefined;
-  const chmodSpec = ins.flags.get('chmod')?.[0];
-  const chmod = chmodSpec !== undefined ? expandWord(chmodSpec, look, df.escape, at) : undefined;
-  const excludes = (ins.flags.get('exclude') ?? []).map((e) => expandWord(e, look, df.escape, at));
-  const checksum = ins.flags.get('checksum')?.[0];
+  const chown = ins.chown !== undefined ? chownOwner(ins.chown, view.readFile('/etc/passwd')?.toString('utf8') ?? '', view.readFile('/etc/group')?.toString('utf8') ?? '') : undefined;
+  const chmod = ins.chmod;
+  const excludes = ins.exclude.map((e) => expandWord(e, look, df.escape, at));
+  const checksum = ins.checksum;
   let src: CopySource;
   let srcKey: string;
-  if (sources.every(isHeredocWord) && ins.heredocs.length > 0) {
-    src = {
-      kind: 'inline',
-      files: ins.heredocs.map((h) => ({ name: h.name, content: Buffer.from(h.expand ? expandWord(h.content, look, df.escape, at) : h.content, 'utf8') })),
-    };
+  if (sources.length === 0) {
+    // Heredoc sources (instantiate expanded the bodies that expand).
+    src = { kind: 'inline', files: ins.files.map((f) => ({ name: f.name, content: Buffer.from(f.data, 'utf8') })) };
     srcKey = 'inline';
   } else if (fromFlag !== undefined) {
-    const ref = expandWord(fromFlag, look, df.escape, at);
+    const ref = fromFlag;
     const stage = c.df.stages.find((s) => (s.name === ref.toLowerCase() || String(s.index) === ref) && s.index < run.stage.index);
     if (stage) {
       const sr = c.done.get(stage.index);
@@ -685,7 +643,7 @@ async function copyInstruction(ins: Instruction, run: StageRun, c: DispatchCtx, 
     ...(chown ? { chown } : {}),
     ...(chmod !== undefined ? { chmod } : {}),
     ...(excludes.length > 0 ? { excludes } : {}),
-    ...(checksum !== undefined ? { checksum: expandWord(checksum, look, df.escape, at) } : {}),
+    ...(checksum !== undefined ? { checksum } : {}),
     target: view,
     now: new Date(),
     where: `${file}:${ins.line}`,

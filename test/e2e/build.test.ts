@@ -248,7 +248,7 @@ CMD ["default", "args"]
       ['a COPY source outside the context', { Dockerfile: 'FROM bb:1\nCOPY ../outside /x\n' }, [], [/outside the build context/]],
       ['a missing source', { Dockerfile: 'FROM bb:1\nCOPY nothing-here /x\n' }, [], [/"\/nothing-here": not found/]],
       ['COPY --from a stage that does not exist', { Dockerfile: 'FROM bb:1\nCOPY --from=builder /x /y\n' }, [], [/--from=builder/, /no stage of that name/]],
-      ['an unset required ARG', { Dockerfile: 'FROM bb:1\nARG SRC\nCOPY ${SRC:?pass --build-arg SRC} /x\n' }, [], [/SRC: pass --build-arg SRC/]],
+      ['an unset required ARG', { Dockerfile: 'FROM bb:1\nARG SRC\nCOPY ${SRC:?needs-a-value} /x\n' }, [], [/SRC/, /needs-a-value/, /Dockerfile:3/]],
       ['a USER that cannot be resolved at RUN time', { Dockerfile: 'FROM bb:1\nUSER nosuchuser\nRUN id\n' }, [], [/nosuchuser/]],
       ['an unknown instruction names its line', { Dockerfile: 'FROM bb:1\nRUN true\nFETCH x\n' }, [], [/Dockerfile:3: unknown instruction: FETCH/]],
     ];

@@ -2,9 +2,15 @@
  * build/dockerfile/changes: applies Dockerfile-style config instructions to an image config, as
  * `docker import --change` and `podman import --change` do. Only the instructions that change the
  * config (no filesystem) are accepted: USER, WORKDIR, ENV, CMD, ENTRYPOINT, LABEL, EXPOSE, VOLUME,
- * STOPSIGNAL, ONBUILD is refused. Pure: takes and returns plain data.
+ * STOPSIGNAL; ONBUILD is refused. Each change is parsed by the Dockerfile parser (parse.ts) and its
+ * words expanded with the config's Env, as Docker's BuildFromConfig dispatches them. Pure: takes and
+ * returns plain data.
  */
-import { BerthError } from '../../errors/index.js';
+import { BerthError, isBerthError } from '../../errors/index.js';
+import { envMap } from './args.js';
+import { exposedPorts, instantiate, normalizeWorkdir } from './expand.js';
+import { parseInstruction } from './parse.js';
+import type { CommandForm } from './types.js';
 
 /** The mutable part of an OCI image config (`config` object). */
 export interface RunConfig {
@@ -21,9 +27,10 @@ export interface RunConfig {
 
 const ALLOWED = ['USER', 'WORKDIR', 'ENV', 'CMD', 'ENTRYPOINT', 'LABEL', 'EXPOSE', 'VOLUME', 'STOPSIGNAL'];
 
-function changeError(change: string, reason: string): BerthError {
+function changeError(change: string, reason: string, cause?: unknown): BerthError {
   return new BerthError('E_CHANGE_INVALID', `apply --change "${change}": ${reason}`, {
     hint: `--change accepts one Dockerfile instruction: ${ALLOWED.join(', ')}`,
+    ...(cause !== undefined ? { cause } : {}),
   });
 }
 
@@ -61,117 +68,80 @@ export function splitWords(s: string): string[] {
   return out;
 }
 
-/** Key/value pairs of ENV and LABEL: `K=V ...` or the legacy single `K V with spaces`. */
-function parseKeyValues(rest: string): [string, string][] {
-  const words = splitWords(rest);
-  if (words.length === 0) throw new Error('needs at least one key');
-  if (!words[0].includes('=')) {
-    // Legacy form: ENV KEY value with spaces (one pair).
-    const m = /^(\S+)\s+([\s\S]*)$/.exec(rest.trim());
-    if (!m) throw new Error(`"${rest.trim()}" has no value (use KEY=VALUE)`);
-    return [[m[1], m[2]]];
-  }
-  return words.map((w) => {
-    const eq = w.indexOf('=');
-    if (eq <= 0) throw new Error(`"${w}" is not KEY=VALUE`);
-    return [w.slice(0, eq), w.slice(eq + 1)];
-  });
+/** CMD / ENTRYPOINT: the exec form as given, the shell form wrapped in /bin/sh -c (Docker's default SHELL). */
+function commandOf(c: CommandForm): string[] {
+  if (c.form === 'exec') return [...c.command];
+  return c.command === '' ? [] : ['/bin/sh', '-c', c.command];
 }
 
-/** JSON exec form `["a","b"]` or shell form wrapped in /bin/sh -c, as Dockerfile CMD does. */
-function parseCommand(rest: string): string[] {
-  const t = rest.trim();
-  if (t.startsWith('[')) {
-    try {
-      const v = JSON.parse(t) as unknown;
-      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-    } catch {
-      /* not JSON: shell form, as Docker does */
-    }
-  }
-  if (t === '') return [];
-  return ['/bin/sh', '-c', t];
-}
-
-function normalisePort(p: string): string {
-  const m = /^(\d{1,5})(?:-(\d{1,5}))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
-  if (!m) throw new Error(`"${p}" is not a port (PORT[/tcp|udp|sctp])`);
-  const n = Number(m[1]);
-  if (n < 1 || n > 65535) throw new Error(`port ${m[1]} is out of range 1-65535`);
-  return `${m[1]}${m[2] ? `-${m[2]}` : ''}/${(m[3] ?? 'tcp').toLowerCase()}`;
+/** The reason of a parser error, without its `parse Dockerfile <file>:<line>: ` prefix. */
+function reasonOf(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.replace(/^(?:parse|expand) Dockerfile [^:]*:\d+: /, '');
 }
 
 /** Returns a new config with one instruction applied. */
 export function applyChange(config: RunConfig, change: string): RunConfig {
-  const m = /^\s*([A-Za-z]+)(?:\s+([\s\S]*))?$/.exec(change);
-  if (!m) throw changeError(change, 'not an instruction');
-  const op = m[1].toUpperCase();
-  const rest = (m[2] ?? '').trim();
   const next: RunConfig = structuredClone(config);
+  const ctx = { file: '--change', escape: '\\' as const };
+  let ins;
   try {
-    switch (op) {
+    ins = parseInstruction(change, { file: '--change' });
+  } catch (e) {
+    if (isBerthError(e) && /unknown instruction|FROM cannot/.test(e.message)) {
+      throw changeError(change, `${/^\s*([A-Za-z]+)/.exec(change)?.[1]?.toUpperCase() ?? 'this'} cannot be used with --change`, e);
+    }
+    throw changeError(change, reasonOf(e), e);
+  }
+  if (!ALLOWED.includes(ins.kind)) throw changeError(change, `${ins.kind} cannot be used with --change`);
+  const env = envMap(next.Env ?? []);
+  try {
+    const x = instantiate(ins, (n) => env.get(n), ctx);
+    switch (x.kind) {
       case 'USER':
-        if (!rest) throw new Error('needs a user');
-        next.User = rest;
+        next.User = x.user;
         break;
-      case 'WORKDIR': {
-        if (!rest) throw new Error('needs a directory');
+      case 'WORKDIR':
         // Relative WORKDIR is relative to the previous one (Dockerfile semantics).
-        const base = next.WorkingDir || '/';
-        next.WorkingDir = rest.startsWith('/') ? rest : `${base.replace(/\/$/, '')}/${rest}`;
+        next.WorkingDir = normalizeWorkdir(next.WorkingDir || '/', x.path);
         break;
-      }
       case 'ENV': {
-        const env = new Map((next.Env ?? []).map((e) => {
-          const i = e.indexOf('=');
-          return [i === -1 ? e : e.slice(0, i), e] as [string, string];
-        }));
-        for (const [k, v] of parseKeyValues(rest)) env.set(k, `${k}=${v}`);
-        next.Env = [...env.values()];
+        for (const p of x.pairs) env.set(p.key, p.value);
+        next.Env = [...env].map(([k, v]) => `${k}=${v}`);
         break;
       }
       case 'LABEL': {
         next.Labels = { ...(next.Labels ?? {}) };
-        for (const [k, v] of parseKeyValues(rest)) next.Labels[k] = v;
+        for (const p of x.pairs) next.Labels[p.key] = p.value;
         break;
       }
       case 'CMD':
-        next.Cmd = parseCommand(rest);
+        next.Cmd = commandOf(x);
         break;
       case 'ENTRYPOINT':
-        next.Entrypoint = parseCommand(rest);
+        next.Entrypoint = commandOf(x);
         break;
       case 'EXPOSE': {
         next.ExposedPorts = { ...(next.ExposedPorts ?? {}) };
-        const ports = splitWords(rest);
-        if (ports.length === 0) throw new Error('needs a port');
-        for (const p of ports) next.ExposedPorts[normalisePort(p)] = {};
+        for (const p of exposedPorts(x.ports, { file: '--change', line: 1 })) next.ExposedPorts[p] = {};
         break;
       }
       case 'VOLUME': {
         next.Volumes = { ...(next.Volumes ?? {}) };
-        let paths: string[];
-        if (rest.startsWith('[')) {
-          const v = JSON.parse(rest) as unknown;
-          if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error('JSON form must be an array of strings');
-          paths = v as string[];
-        } else paths = splitWords(rest);
-        if (paths.length === 0) throw new Error('needs a path');
-        for (const p of paths) {
+        for (const p of x.paths) {
           if (!p.startsWith('/')) throw new Error(`volume path "${p}" must be absolute`);
           next.Volumes[p] = {};
         }
         break;
       }
       case 'STOPSIGNAL':
-        if (!/^(SIG[A-Z0-9+-]+|\d+)$/i.test(rest)) throw new Error(`"${rest}" is not a signal`);
-        next.StopSignal = rest;
+        next.StopSignal = x.signal;
         break;
       default:
-        throw new Error(`${op} cannot be used with --change`);
+        throw new Error(`${x.kind} cannot be used with --change`);
     }
   } catch (e) {
-    throw changeError(change, (e as Error).message);
+    throw changeError(change, reasonOf(e), e);
   }
   return next;
 }
