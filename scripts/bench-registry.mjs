@@ -5,7 +5,7 @@
 //   2. `berth pull` (and unpack into the rootfs cache run uses) vs `podman pull` into empty
 //      storage (target <= 0.5).
 // Needs root, docker-registry, skopeo, podman and the minbase fixture; run after `npm run build`.
-// Usage: node scripts/bench-registry.mjs [--runs N]
+// Usage: node scripts/bench-registry.mjs [--runs N]   (BERTH_BENCH_DIST=DIR for another compiled tree)
 // Prints markdown and writes bench/results/registry-<date>.md ($BERTH_BENCH_RESULTS for another dir).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +15,9 @@ import { minbaseRootfs } from './fixtures.mjs';
 import { have, machineLine, median, run, runsArg, writeReport } from './bench-lib.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const CLI = process.env.BERTH_BENCH_CLI ?? join(REPO, 'dist/bundle/main.js');
+// BERTH_BENCH_DIST: a compiled tree other than dist/ (its bundle/ and test/registry/server.js).
+const DIST = process.env.BERTH_BENCH_DIST ?? join(REPO, 'dist');
+const CLI = process.env.BERTH_BENCH_CLI ?? join(DIST, 'bundle/main.js');
 const SCRATCH = process.env.BERTH_BENCH_DIR ?? '/dev/shm';
 const RUNS = runsArg(process.argv.slice(2), 5);
 
@@ -34,7 +36,7 @@ for (const tool of ['docker-registry', 'skopeo', 'podman']) {
   }
 }
 
-const { startRegistry } = await import(pathToFileURL(join(REPO, 'dist/test/registry/server.js')).href);
+const { startRegistry } = await import(pathToFileURL(join(DIST, 'test/registry/server.js')).href);
 const reg = await startRegistry({ auth: 'none' });
 const work = mkdtempSync(join(SCRATCH, 'berth-bench-registry-'));
 try {

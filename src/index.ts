@@ -22,4 +22,4 @@ export type { UserNsChild, UserNsSpawnOptions, StdioTarget, ExitStatus } from '.
 export { build } from './api/build.js';
 export type { BuildOptions, BuildResult, BuildEvent } from './api/build.js';
 export { pullImage, pushImage, login, logout, ensureImage } from './api/registry.js';
-export type { PullOptions, PullResult, PullEvent, PushOptions, LoginOptions } from './api/registry.js';
+export type { PullOptions, PullResult, PullEvent, PushOptions, PushResult, PushEvent, LoginOptions } from './api/registry.js';

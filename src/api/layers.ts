@@ -130,7 +130,7 @@ export async function indexLayerBytes(bytes: AsyncIterable<Buffer>, desc: Descri
  * so a pull that unpacks decompresses each layer once. `result()` is defined once the entries have
  * been read to the end (bodies included).
  */
-export function indexingLayerReader(store: Store, desc: Descriptor, opts: { onWarning?: WarningSink } = {}): { entries: AsyncGenerator<TarEntry>; result(): WrittenLayer | undefined } {
+export function indexingLayerReader(store: Pick<Store, 'openBlob'>, desc: Descriptor, opts: { onWarning?: WarningSink } = {}): { entries: AsyncGenerator<TarEntry>; result(): WrittenLayer | undefined } {
   const diffHash = createHash('sha256');
   const tarBytes = { n: 0 };
   const facts = new LayerFacts();

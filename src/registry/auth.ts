@@ -18,6 +18,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BerthError, errnoOf } from '../errors/index.js';
+import { send, type HttpResponse } from './http.js';
 
 export interface Credentials {
   username?: string;
@@ -88,6 +89,9 @@ export function runHelper(name: string, action: 'get' | 'store' | 'erase', input
       if (code === 0) resolve(out);
       else reject(Object.assign(new BerthError('E_REGISTRY_CREDENTIAL_HELPER', `credential helper ${prog} ${action} failed: ${(err || out).trim() || `status ${String(code)}`}`, { hint: `check ${prog}` }), { helperOutput: `${out}${err}` }));
     });
+    // A helper may exit without reading its input (EPIPE): its exit status and output are the
+    // answer that counts, reported by the close handler above.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input);
   });
 }
@@ -95,17 +99,26 @@ export function runHelper(name: string, action: 'get' | 'store' | 'erase', input
 /** Credentials for a registry host from the Docker config (and its helpers); undefined: anonymous. */
 export async function lookupCredentials(host: string, configPath = dockerConfigPath()): Promise<Credentials | undefined> {
   const cfg = await readDockerConfig(configPath);
-  const helper = cfg.credHelpers?.[host] ?? cfg.credHelpers?.[configKey(host)] ?? cfg.credsStore;
+  const helper = helperFor(cfg, host);
   if (helper) {
+    let text: string;
     try {
-      const out = JSON.parse(await runHelper(helper, 'get', configKey(host))) as { Username?: string; Secret?: string };
-      if (out.Username === '<token>') return { identityToken: out.Secret ?? '' };
-      return { username: out.Username ?? '', password: out.Secret ?? '' };
+      text = await runHelper(helper, 'get', configKey(host));
     } catch (e) {
-      const text = String((e as { helperOutput?: string }).helperOutput ?? (e as Error).message);
-      if (/credentials not found/i.test(text)) return undefined;
+      const out = String((e as { helperOutput?: string }).helperOutput ?? (e as Error).message);
+      if (/credentials not found/i.test(out)) return undefined;
       throw e;
     }
+    let out: { Username?: unknown; Secret?: unknown };
+    try {
+      out = JSON.parse(text) as typeof out;
+    } catch {
+      throw new BerthError('E_REGISTRY_CREDENTIAL_HELPER', `credential helper docker-credential-${helper} get: the answer is not JSON`, { hint: `check docker-credential-${helper}` });
+    }
+    const secret = typeof out.Secret === 'string' ? out.Secret : '';
+    // docker/cli: the user name `<token>` marks the secret as an identity token.
+    if (out.Username === '<token>') return { identityToken: secret };
+    return { username: typeof out.Username === 'string' ? out.Username : '', password: secret };
   }
   const a = matchAuths(cfg, host);
   if (!a) return undefined;
@@ -120,35 +133,52 @@ export async function lookupCredentials(host: string, configPath = dockerConfigP
   return undefined;
 }
 
-/** Writes config.json like `docker login`: 0600, atomically, keeping every other key. */
+/** The credential helper for a host: `credHelpers` (by host or Docker's key), else `credsStore`. */
+function helperFor(cfg: DockerConfig, host: string): string | undefined {
+  return cfg.credHelpers?.[host] ?? cfg.credHelpers?.[configKey(host)] ?? cfg.credsStore;
+}
+
+/**
+ * Saves credentials like `docker login`: into the host's credential helper when one is configured
+ * (config.json then keeps an empty `auths` entry, as docker/cli's native store does), else as
+ * `auths[key].auth` in config.json, written 0600 and atomically, keeping every other key.
+ * Returns `config` or the helper's name.
+ */
 export async function storeCredentials(host: string, creds: { username: string; password: string }, configPath = dockerConfigPath()): Promise<'config' | string> {
   const cfg = await readDockerConfig(configPath);
-  const helper = cfg.credHelpers?.[host] ?? cfg.credsStore;
+  const helper = helperFor(cfg, host);
+  const key = configKey(host);
   if (helper) {
-    await runHelper(helper, 'store', JSON.stringify({ ServerURL: configKey(host), Username: creds.username, Secret: creds.password }));
+    await runHelper(helper, 'store', JSON.stringify({ ServerURL: key, Username: creds.username, Secret: creds.password }));
+    cfg.auths = { ...(cfg.auths ?? {}), [key]: {} };
+    await writeConfig(configPath, cfg);
     return helper;
   }
-  cfg.auths = { ...(cfg.auths ?? {}), [configKey(host)]: { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') } };
+  cfg.auths = { ...(cfg.auths ?? {}), [key]: { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') } };
   await writeConfig(configPath, cfg);
   return 'config';
 }
 
+/** Removes a host's credentials (helper and config.json); false when there were none. */
 export async function eraseCredentials(host: string, configPath = dockerConfigPath()): Promise<boolean> {
   const cfg = await readDockerConfig(configPath);
-  const helper = cfg.credHelpers?.[host] ?? cfg.credsStore;
+  const helper = helperFor(cfg, host);
   let removed = false;
   if (helper) {
-    await runHelper(helper, 'erase', configKey(host)).catch(() => undefined);
-    removed = true;
-  }
-  if (cfg.auths) {
-    for (const k of Object.keys(cfg.auths)) {
-      if (hostOfKey(k) === hostOfKey(configKey(host))) {
-        delete cfg.auths[k];
-        removed = true;
-      }
+    try {
+      await runHelper(helper, 'erase', configKey(host));
+      removed = true;
+    } catch (e) {
+      const text = String((e as { helperOutput?: string }).helperOutput ?? (e as Error).message);
+      if (!/credentials not found/i.test(text)) throw e;
     }
+  }
+  const want = hostOfKey(configKey(host));
+  const keys = Object.keys(cfg.auths ?? {}).filter((k) => hostOfKey(k) === want);
+  if (keys.length > 0) {
+    for (const k of keys) delete cfg.auths![k];
     await writeConfig(configPath, cfg);
+    removed = true;
   }
   return removed;
 }
@@ -187,39 +217,71 @@ interface CachedToken {
 export class TokenCache {
   private readonly tokens = new Map<string, CachedToken>();
 
-  async token(ch: Challenge, scope: string, creds: Credentials | undefined, fetchImpl: typeof fetch, insecure: boolean): Promise<string> {
+  private static key(ch: Challenge, scope: string): string {
+    return `${ch.params.realm ?? ''} ${ch.params.service ?? ''} ${scope}`;
+  }
+
+  /** Drops a token the registry refused (expired early, or for too narrow a scope). */
+  forget(ch: Challenge, scope: string): void {
+    this.tokens.delete(TokenCache.key(ch, scope));
+  }
+
+  async token(ch: Challenge, scope: string, creds: Credentials | undefined, o: { insecure: boolean; now?: () => number }): Promise<string> {
+    const now = o.now ?? Date.now;
     const realm = ch.params.realm;
     if (!realm) throw new BerthError('E_REGISTRY_AUTH', 'registry auth: the Bearer challenge names no realm', { hint: 'the registry is misconfigured' });
     const service = ch.params.service ?? '';
-    const key = `${realm} ${service} ${scope}`;
+    const key = TokenCache.key(ch, scope);
     const known = this.tokens.get(key);
-    if (known && known.expires > Date.now() + 5000) return known.token;
-    const url = new URL(realm);
-    if (url.protocol === 'http:' && !insecure && !isLocal(url.hostname)) {
+    if (known && known.expires > now() + 5000) return known.token;
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new BerthError('E_REGISTRY_AUTH', `registry auth: the token realm ${JSON.stringify(realm)} is not a URL`, { hint: 'the registry is misconfigured' });
+    }
+    if (url.protocol === 'http:' && !o.insecure && !isLocal(url.host)) {
       throw new BerthError('E_REGISTRY_TLS', `registry auth: the token realm ${realm} is plain HTTP`, { hint: 'pass --tls-verify=false only for a registry you trust' });
     }
-    let res: Response;
-    if (creds?.identityToken) {
-      const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, service, scope, client_id: 'berth' });
-      res = await fetchImpl(url, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    } else {
-      if (service) url.searchParams.set('service', service);
-      for (const s of scope.split(' ').filter(Boolean)) url.searchParams.append('scope', s);
-      const headers: Record<string, string> = {};
-      if (creds?.username !== undefined) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
-      res = await fetchImpl(url, { headers });
+    let res: HttpResponse;
+    try {
+      if (creds?.identityToken) {
+        // docker/cli: an identity token is an OAuth2 refresh token, exchanged by a form POST.
+        const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, service, client_id: 'berth' });
+        if (scope) body.set('scope', scope);
+        res = await send(url, { method: 'POST', body: body.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' }, tlsVerify: !o.insecure });
+      } else {
+        if (service) url.searchParams.set('service', service);
+        for (const s of scope.split(' ').filter(Boolean)) url.searchParams.append('scope', s);
+        const headers: Record<string, string> = {};
+        if (creds?.username !== undefined) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
+        res = await send(url, { method: 'GET', headers, tlsVerify: !o.insecure });
+      }
+    } catch (e) {
+      throw new BerthError('E_REGISTRY_UNREACHABLE', `registry auth: token server ${url.host}: ${(e as Error).message}`, { hint: 'check the network and that the token server is running', cause: e });
     }
     if (res.status === 401 || res.status === 403) {
+      res.discard();
       throw new BerthError('E_REGISTRY_AUTH', `registry auth: the token server ${url.host} refused the credentials (${res.status})`, {
         hint: creds ? 'check the user name and password (berth login)' : 'log in first: berth login REGISTRY',
       });
     }
-    if (!res.ok) throw new BerthError('E_REGISTRY_AUTH', `registry auth: token request to ${url.host} failed with ${res.status}`, { hint: 'retry later; check the registry' });
-    const j = (await res.json()) as { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+    if (!res.ok) {
+      res.discard();
+      throw new BerthError('E_REGISTRY_AUTH', `registry auth: token request to ${url.host} failed with ${res.status}`, { hint: 'retry later; check the registry' });
+    }
+    let j: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+    try {
+      j = JSON.parse(await res.text(1 << 20)) as typeof j;
+    } catch (e) {
+      throw new BerthError('E_REGISTRY_AUTH', `registry auth: the token server ${url.host} sent no JSON (${(e as Error).message})`, { hint: 'the registry is misconfigured' });
+    }
     const token = j.token ?? j.access_token;
     if (!token) throw new BerthError('E_REGISTRY_AUTH', `registry auth: the token server ${url.host} sent no token`, { hint: 'the registry is misconfigured' });
-    const issued = j.issued_at ? Date.parse(j.issued_at) : Date.now();
-    this.tokens.set(key, { token, expires: (Number.isFinite(issued) ? issued : Date.now()) + (j.expires_in ?? 60) * 1000 });
+    // distribution token spec: expires_in defaults to 60 s; issued_at, when given, is the start.
+    const issued = j.issued_at ? Date.parse(j.issued_at) : NaN;
+    const lifetime = typeof j.expires_in === 'number' && j.expires_in > 0 ? j.expires_in : 60;
+    this.tokens.set(key, { token, expires: (Number.isFinite(issued) ? Math.min(issued, now()) : now()) + lifetime * 1000 });
     return token;
   }
 }

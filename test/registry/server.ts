@@ -4,7 +4,7 @@
  * ES256, signed with a key made for the test), as peers.md section 5 describes.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,6 +39,8 @@ export interface RegistryOptions {
   users?: Record<string, string>;
   /** Token server: users who may push (others get pull only). */
   pushers?: string[];
+  /** Token server: identity (refresh) tokens and the user each stands for. */
+  identityTokens?: Record<string, string>;
 }
 
 function b64url(b: Buffer | string): string {
@@ -65,10 +67,18 @@ export async function startRegistry(o: RegistryOptions): Promise<TestRegistry> {
     const key = createPrivateKey(readFileSync(keyPem));
     const der = Buffer.from(readFileSync(certPem, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64');
     const tport = await freePort();
-    tokenServer = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', `http://127.0.0.1:${tport}`);
-      tokenRequests.push(url.search);
+    const answer = (req: IncomingMessage, res: ServerResponse, url: URL, form: URLSearchParams | undefined) => {
+      tokenRequests.push(form ? `POST ${form.toString()}` : url.search);
       let user: string | undefined;
+      if (form) {
+        // OAuth2 refresh-token grant (docker/cli with an identity token).
+        user = form.get('grant_type') === 'refresh_token' ? o.identityTokens?.[form.get('refresh_token') ?? ''] : undefined;
+        if (!user) {
+          res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"invalid refresh token"}');
+          return;
+        }
+        url.searchParams.set('scope', form.get('scope') ?? '');
+      }
       const h = req.headers.authorization;
       if (h?.startsWith('Basic ')) {
         const [u, p] = Buffer.from(h.slice(6), 'base64').toString('utf8').split(':');
@@ -78,8 +88,9 @@ export async function startRegistry(o: RegistryOptions): Promise<TestRegistry> {
         }
         user = u;
       }
-      const access = url.searchParams.getAll('scope').flatMap((s) => {
-        const [type, name, actions] = s.split(':');
+      const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+      const access = scopes.flatMap((s) => {
+        const [type, name, actions = ''] = s.split(':');
         const allowed = actions.split(',').filter((a) => a === 'pull' || (a === 'push' && user !== undefined && (o.pushers ?? Object.keys(users)).includes(user)));
         return [{ type, name, actions: allowed }];
       });
@@ -88,7 +99,15 @@ export async function startRegistry(o: RegistryOptions): Promise<TestRegistry> {
       const claims = { iss: 'berth-test-issuer', sub: user ?? '', aud: 'berth-registry', exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
       const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
       const sig = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `${input}.${b64url(sig)}`, expires_in: 300, issued_at: new Date().toISOString() }));
+      const token = `${input}.${b64url(sig)}`;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(form ? { access_token: token, expires_in: 300 } : { token, expires_in: 300, issued_at: new Date().toISOString() }));
+    };
+    tokenServer = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', `http://127.0.0.1:${tport}`);
+      if (req.method !== 'POST') return answer(req, res, url, undefined);
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => answer(req, res, url, new URLSearchParams(Buffer.concat(parts).toString('utf8'))));
     });
     await new Promise<void>((r) => tokenServer!.listen(tport, '127.0.0.1', () => r()));
     lines.push('auth:', '  token:', `    realm: http://127.0.0.1:${tport}/token`, '    service: berth-registry', '    issuer: berth-test-issuer', `    rootcertbundle: ${certPem}`);
@@ -125,5 +144,67 @@ export async function startRegistry(o: RegistryOptions): Promise<TestRegistry> {
       await new Promise((r) => setTimeout(r, 50));
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+export interface ProxyOptions {
+  /** Break the connection after this many body bytes of the first `cuts` large blob answers. */
+  cutAfter?: number;
+  cuts?: number;
+  /** Drop Range headers, so the registry answers with the whole blob (200). */
+  ignoreRange?: boolean;
+}
+
+export interface TestProxy {
+  host: string;
+  /** `METHOD path` of every request, and the Range headers seen. */
+  requests: string[];
+  ranges: string[];
+  /** How many answers were cut. */
+  cut(): number;
+  stop(): Promise<void>;
+}
+
+/** An HTTP proxy on 127.0.0.1 in front of a registry: it logs requests and can break blob answers. */
+export async function startProxy(target: string, o: ProxyOptions = {}): Promise<TestProxy> {
+  const [thost, tport] = target.split(':');
+  const requests: string[] = [];
+  const ranges: string[] = [];
+  let cuts = 0;
+  const server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    const headers = { ...req.headers, host: target };
+    if (req.headers.range) ranges.push(req.headers.range);
+    if (o.ignoreRange) delete headers.range;
+    const up = httpRequest({ host: thost, port: Number(tport), path: req.url, method: req.method, headers }, (ur) => {
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      const blob = req.method === 'GET' && /\/blobs\/sha256:/.test(req.url ?? '') && ur.statusCode === 200 && Number(ur.headers['content-length'] ?? 0) > (o.cutAfter ?? Infinity);
+      if (blob && cuts < (o.cuts ?? 1)) {
+        cuts++;
+        let sent = 0;
+        ur.on('data', (c: Buffer) => {
+          if (sent >= o.cutAfter!) return;
+          const part = c.subarray(0, o.cutAfter! - sent);
+          sent += part.length;
+          res.write(part);
+          if (sent >= o.cutAfter!) res.socket?.destroy();
+        });
+      } else ur.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  return {
+    host: `127.0.0.1:${port}`,
+    requests,
+    ranges,
+    cut: () => cuts,
+    stop: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
-import { login } from '../../api/registry.js';
+import { Writable } from 'node:stream';
+import { login, registryHost } from '../../api/login.js';
 import { BerthError } from '../../errors/index.js';
 import type { CommandSpec } from '../args.js';
 import { expectPositionals, flagBool, flagString, parseArgs } from '../args.js';
@@ -7,19 +8,19 @@ import type { CliContext } from '../context.js';
 
 export const spec: CommandSpec = {
   name: 'login',
-  usage: 'berth login [-u USER] [-p PASSWORD | --password-stdin] [--tls-verify=false] REGISTRY',
-  summary: "Check credentials against a registry and save them like docker login (config.json, or its credential helper).",
+  usage: 'berth login [-u USER] [-p PASSWORD | --password-stdin] [--tls-verify=false] [REGISTRY]',
+  summary: 'Check credentials against a registry (default docker.io) and save them like docker login: in config.json (0600), or in its credential helper.',
   flags: [
     { name: 'username', short: 'u', kind: 'string', value: 'USER', help: 'user name' },
     { name: 'password', short: 'p', kind: 'string', value: 'PASSWORD', help: 'password (visible in the process list: prefer --password-stdin)' },
     { name: 'password-stdin', kind: 'boolean', help: 'read the password from stdin' },
-    { name: 'tls-verify', kind: 'string', value: 'true|false', help: 'false allows plain HTTP' },
+    { name: 'tls-verify', kind: 'string', value: 'true|false', help: 'false accepts plain HTTP and unverified certificates' },
   ],
 };
 
 export function tlsFlag(v: string | undefined): { tlsVerify?: boolean } {
   if (v === undefined) return {};
-  if (v !== 'true' && v !== 'false') throw new BerthError('E_OPTION_INVALID', `--tls-verify=${v}: use true or false`, { hint: 'write --tls-verify=false for a registry without TLS' });
+  if (v !== 'true' && v !== 'false') throw new BerthError('E_OPTION_INVALID', `--tls-verify=${v}: use true or false`, { hint: 'write --tls-verify=false for a registry without TLS or with a certificate you cannot verify' });
   return { tlsVerify: v === 'true' };
 }
 
@@ -29,21 +30,43 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
+/** Asks on the terminal; with `secret`, what is typed is not echoed. */
+async function ask(question: string, secret: boolean): Promise<string> {
+  let muted = false;
+  const output = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      if (!muted) process.stderr.write(chunk);
+      done();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
+  try {
+    process.stderr.write(question);
+    muted = secret;
+    return await new Promise<string>((r) => rl.question('', r));
+  } finally {
+    rl.close();
+    if (secret) process.stderr.write('\n');
+  }
+}
+
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const p = parseArgs(spec, argv);
-  expectPositionals(spec, p, 1, 1);
+  expectPositionals(spec, p, 0, 1);
   let username = flagString(p, 'username');
   let password = flagString(p, 'password');
-  if (flagBool(p, 'password-stdin')) password = await readStdin();
+  if (flagBool(p, 'password-stdin')) {
+    if (password !== undefined) throw new BerthError('E_OPTION_INVALID', 'login: --password and --password-stdin exclude each other', { hint: 'prefer --password-stdin' });
+    if (username === undefined) throw new BerthError('E_OPTION_MISSING', 'login: --password-stdin needs --username', { hint: 'pass -u USER' });
+    password = await readStdin();
+  }
   if (username === undefined || password === undefined) {
     if (!process.stdin.isTTY) throw new BerthError('E_OPTION_MISSING', 'login: a user name and a password are needed', { hint: 'pass -u USER and --password-stdin' });
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    const ask = (q: string) => new Promise<string>((r) => rl.question(q, r));
-    username ??= await ask('Username: ');
-    password ??= await ask('Password: ');
-    rl.close();
+    username ??= (await ask('Username: ', false)).trim();
+    password ??= await ask('Password: ', true);
   }
-  const r = await login({ registry: p.positionals[0], username, password, ...tlsFlag(flagString(p, 'tls-verify')) });
+  const registry = registryHost(p.positionals[0] ?? 'docker.io');
+  const r = await login({ registry, username, password, ...tlsFlag(flagString(p, 'tls-verify')) });
   ctx.out(`Login Succeeded (${r.registry}, saved in ${r.storedIn === 'config' ? 'the Docker config file' : `docker-credential-${r.storedIn}`})`);
   return 0;
 }
