@@ -10,14 +10,11 @@
  * `{"error":{code,message,hint,details}}`.
  */
 import { Store } from '../store/index.js';
-import { isBerthError, type Warning } from '../errors/index.js';
+import type { Warning } from '../errors/index.js';
+import { emit, runChild } from '../runtime/run/child-protocol.js';
 import { writeLayer } from '../api/layers.js';
 import { putLayerMetadata } from '../api/image.js';
 import { upperDirEntries } from './diff.js';
-
-function emit(o: unknown): void {
-  process.stdout.write(`${JSON.stringify(o)}\n`);
-}
 
 async function main(): Promise<void> {
   const req = JSON.parse(process.argv[2] ?? '{}') as { root: string; upper: string };
@@ -32,8 +29,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  if (isBerthError(e)) emit({ error: { code: e.code, message: e.message, hint: e.hint, details: e.details } });
-  else emit({ error: { code: 'E_BUILD_COMMIT_FAILED', message: (e as Error)?.stack ?? String(e) } });
-  process.exitCode = 1;
-});
+runChild(main, 'E_BUILD_COMMIT_FAILED');

@@ -27,6 +27,7 @@ import { putLayerMetadata } from '../api/image.js';
 import { buildRunSpec, normaliseRunOptions, resolveRunWith, type RuntimeNamespaceFacts } from '../api/run.js';
 import { ContainerLayout, ensureRootfs, executeContainer, removeTree } from '../runtime/run/index.js';
 import { berthProgram } from '../runtime/run/rootfs.js';
+import { describeExit, readChildReport } from '../runtime/run/child-protocol.js';
 import { joinUserNamespace, sharedUserNamespace } from '../runtime/userns/index.js';
 import { upperDirEntries } from './diff.js';
 
@@ -194,28 +195,10 @@ export async function commitUpper(env: BuildEnv, upper: string): Promise<{ diges
     facts: env.facts,
     cwd: dirname(upper),
   });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    if (err.length < 65536) err += d;
-  });
-  const st = await child.wait();
-  let layer: { descriptor: { digest: string }; diffId: string; entries: number } | undefined;
-  for (const line of out.split('\n')) {
-    if (line === '') continue;
-    let o: { warning?: Warning; error?: { code: string; message: string; hint?: string }; layer?: typeof layer };
-    try {
-      o = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    if (o.warning) env.onWarning(o.warning);
-    if (o.error) throw new BerthError(o.error.code, o.error.message, { ...(o.error.hint ? { hint: o.error.hint } : {}) });
-    if (o.layer) layer = o.layer;
-  }
-  if (!layer || st.code !== 0) {
-    throw new BerthError('E_BUILD_COMMIT_FAILED', `build: committing a step in the user namespace failed (${st.signal ? `killed by ${st.signal}` : `status ${String(st.code)}`})${err.trim() ? `: ${err.trim().slice(0, 2000)}` : ''}`, {
+  const report = await readChildReport(child, env.onWarning);
+  const layer = report.results.find((r) => r.layer !== undefined)?.layer as { descriptor: { digest: string }; diffId: string; entries: number } | undefined;
+  if (!layer || report.status.code !== 0) {
+    throw new BerthError('E_BUILD_COMMIT_FAILED', `build: committing a step in the user namespace failed (${describeExit(report)})`, {
       hint: 'run the build again; if it persists, report it with the message above',
     });
   }

@@ -29,6 +29,7 @@ import { FileLock } from '../../sys/flock.js';
 import { spawnInUserNamespace } from '../userns/index.js';
 import type { ContainerLayout } from './layout.js';
 import { mapOwnerThrough, type UnpackRequest } from './unpack-request.js';
+import { readChildReport } from './child-protocol.js';
 
 const READY_VERSION = 1;
 
@@ -193,32 +194,11 @@ async function unpackRootless(req: RootfsRequest, entry: string, rootfs: string)
     { uidMap: req.namespace.uidMap, gidMap: req.namespace.gidMap },
     { stdio: ['ignore', 'pipe', 'pipe'], facts: req.facts, cwd: dirname(entry) },
   );
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    if (err.length < 65536) err += d;
-  });
-  const st = await child.wait();
-  let failure: BerthError | undefined;
-  let done = false;
-  for (const line of out.split('\n')) {
-    if (line === '') continue;
-    let o: { warning?: Warning; error?: { code: string; message: string; hint?: string; details?: Record<string, unknown> }; done?: boolean };
-    try {
-      o = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    if (o.warning) req.onWarning(o.warning);
-    if (o.error) failure = new BerthError(o.error.code, o.error.message, { ...(o.error.hint ? { hint: o.error.hint } : {}), ...(o.error.details ? { details: o.error.details } : {}) });
-    if (o.done) done = true;
-  }
-  if (failure) throw failure;
-  if (!done || st.code !== 0) {
-    throw new BerthError('E_RUN_UNPACK_FAILED', `prepare rootfs ${req.chainId}: the unpacker in the user namespace ${st.signal ? `was killed by ${st.signal}` : `exited with status ${String(st.code)}`}${err.trim() ? `: ${err.trim().slice(0, 2000)}` : ''}`, {
+  const report = await readChildReport(child, req.onWarning);
+  if (!report.results.some((r) => r.done === true) || report.status.code !== 0) {
+    throw new BerthError('E_RUN_UNPACK_FAILED', `prepare rootfs ${req.chainId}: the unpacker in the user namespace ${report.status.signal ? `was killed by ${report.status.signal}` : `exited with status ${String(report.status.code)}`}${report.stderr.trim() ? `: ${report.stderr.trim().slice(0, 2000)}` : ''}`, {
       hint: 'run the command again; if it persists, report it with the message above',
-      details: { code: st.code, signal: st.signal },
+      details: { code: report.status.code, signal: report.status.signal },
     });
   }
 }

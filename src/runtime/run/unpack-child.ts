@@ -10,12 +10,9 @@
 import { Store } from '../../store/index.js';
 import { layerEntries } from './layers.js';
 import { applyLayer } from '../../layer/unpack.js';
-import { isBerthError, type Warning } from '../../errors/index.js';
+import type { Warning } from '../../errors/index.js';
+import { emit, runChild } from './child-protocol.js';
 import { mapOwnerThrough, type UnpackRequest } from './unpack-request.js';
-
-function emit(o: unknown): void {
-  process.stdout.write(`${JSON.stringify(o)}\n`);
-}
 
 async function main(): Promise<void> {
   const req = JSON.parse(process.argv[2] ?? '{}') as UnpackRequest;
@@ -36,11 +33,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => emit({ done: true }),
-  (e: unknown) => {
-    if (isBerthError(e)) emit({ error: { code: e.code, message: e.message, hint: e.hint, details: e.details } });
-    else emit({ error: { code: 'E_RUN_UNPACK_FAILED', message: (e as Error)?.stack ?? String(e) } });
-    process.exitCode = 1;
-  },
-);
+runChild(async () => {
+  await main();
+  emit({ done: true });
+}, 'E_RUN_UNPACK_FAILED');
